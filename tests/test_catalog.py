@@ -2,14 +2,13 @@
 
 import json
 from importlib import resources
-from pathlib import Path
 
 import pytest
 
+from llmmem import reference
 from llmmem.model import ModelSpec, catalog_names
 
 CATALOG = json.loads(resources.files("llmmem").joinpath("data", "models.json").read_text(encoding="utf-8"))["models"]
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "models.json"
 
 REQUIRED = [
     "gpt2", "llama-2-7b", "llama-2-13b", "llama-2-70b", "llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b",
@@ -84,14 +83,13 @@ def test_unknown_name_suggests_close_matches():
         ModelSpec.from_catalog(70)
 
 
-@pytest.mark.skipif(not REFERENCE.exists(), reason="shared reference data not found")
 def test_entries_copied_from_the_reference_are_faithful():
-    reference = {m["hf_id"]: m for m in json.loads(REFERENCE.read_text())["models"]}
-    copied = [e for e in CATALOG.values() if e["hf_id"] in reference]
-    assert len(copied) == len(reference)
+    ref = {m["hf_id"]: m for m in reference.models()}
+    copied = [e for e in CATALOG.values() if e["hf_id"] in ref]
+    assert len(copied) == len(ref)
     for entry in copied:
-        assert entry["config"] == reference[entry["hf_id"]]["config"]
-        assert entry["expected_params"] == reference[entry["hf_id"]]["total_params"]
+        assert entry["config"] == ref[entry["hf_id"]]["config"]
+        assert entry["expected_params"] == ref[entry["hf_id"]]["total_params"]
 
 
 # The sympy derivation of notebook 02 and the numeric count must agree on every plain Llama-style model.

@@ -1,12 +1,11 @@
 """Tests for llmmem.formats: exact bits per weight, exact weight bytes, GGUF mixtures against llama.cpp's
 measured file sizes, quantized formats against vLLM's measured weight memory, and bad input."""
 
-import json
 from fractions import Fraction
-from pathlib import Path
 
 import pytest
 
+from llmmem import reference
 from llmmem.formats import (
     DEFAULT_KEEP_16BIT,
     FORMATS,
@@ -21,17 +20,8 @@ from llmmem.formats import (
 from llmmem.model import ModelSpec
 from llmmem.units import GiB
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
-
-
-def _load(name, key):
-    path = REFERENCE / name
-    return json.loads(path.read_text())[key] if path.exists() else []
-
-
-MODELS = {m["name"]: m for m in _load("models.json", "models")}
-MEASUREMENTS = {m["id"]: m for m in _load("measurements.json", "measurements")}
-needs_reference = pytest.mark.skipif(not MODELS or not MEASUREMENTS, reason=f"no reference data in {REFERENCE}")
+MODELS = {m["name"]: m for m in reference.models()}
+MEASUREMENTS = {m["id"]: m for m in reference.measurements()}
 
 # meta-llama/Llama-3.1-8B config.json (the fields that matter), so the core tests run without the reference.
 LLAMA31_8B = dict(model_type="llama", vocab_size=128256, hidden_size=4096, intermediate_size=14336,
@@ -70,7 +60,6 @@ def test_nf4_double_quant_overhead_is_0_126953125():
     assert get_format("nf4").overhead_bits == Fraction(1, 2)
 
 
-@needs_reference
 def test_nf4_double_quant_matches_the_qlora_entry():
     check = MEASUREMENTS["qlora-double-quant-0.127-bits"]["check"]
     assert float(get_format("nf4_dq").overhead_bits) == check["exact_with_DQ"]
@@ -78,7 +67,6 @@ def test_nf4_double_quant_matches_the_qlora_entry():
     assert float(bits_per_weight("nf4_dq")) == check["nf4_weight_bits_per_param_with_DQ"]
 
 
-@needs_reference
 @pytest.mark.parametrize("ggml_type", list(MEASUREMENTS.get("ggml-block-bits-per-weight", {}).get("values", {})))
 def test_ggml_block_layouts(ggml_type):
     layout = MEASUREMENTS["ggml-block-bits-per-weight"]["values"][ggml_type]
@@ -146,7 +134,6 @@ def test_weight_tensors_sum_to_the_parameter_count(llama8b):
     assert {"token_embd.weight", "output.weight", "blk.0.attn_v.weight", "blk.31.ffn_down.weight"} <= names
 
 
-@needs_reference
 @pytest.mark.parametrize("name", list(MODELS))
 def test_weight_tensors_match_param_counts_for_every_reference_model(name):
     spec = ModelSpec.from_hf_config(MODELS[name]["config"])
@@ -185,7 +172,6 @@ IMPLEMENTED = [k.upper() for k in GGUF_FILE_TYPES]
 NOT_MODELLED = ("IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "IQ3_XS", "IQ3_S", "IQ3_M")
 
 
-@needs_reference
 @pytest.mark.parametrize("quant", [q for q in MEASUREMENTS.get("llamacpp-llama31-8b-quant-sizes", {})
                                    .get("values", {}) if q not in NOT_MODELLED])
 def test_llamacpp_llama31_8b_sizes(llama8b, quant):
@@ -198,7 +184,6 @@ def test_llamacpp_llama31_8b_sizes(llama8b, quant):
     assert round(8 * predicted / llama8b.num_params(), 4) == measured["bits_per_weight"]
 
 
-@needs_reference
 def test_every_listed_quant_is_either_modelled_or_named_as_not_modelled():
     listed = set(MEASUREMENTS["llamacpp-llama31-8b-quant-sizes"]["values"])
     assert listed <= set(IMPLEMENTED) | set(NOT_MODELLED)
@@ -263,7 +248,6 @@ VLLM_RUNS = [  # (measurement id, reference model, our format)
 ]
 
 
-@needs_reference
 @pytest.mark.parametrize("run_id, model, fmt", VLLM_RUNS, ids=[r[2] + "-" + r[1] for r in VLLM_RUNS])
 def test_vllm_weights_within_0_1_gib_with_the_default_keep_16bit(run_id, model, fmt):
     measured = MEASUREMENTS[run_id]["values"]["weights_GiB"]

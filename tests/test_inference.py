@@ -1,11 +1,10 @@
 """Tests for llmmem.inference: exact KV cache, TP/PP splits, windows, vLLM paging, the breakdown and the
 inverse questions. The replay of real vLLM start-up logs lives in tests/test_vllm_logs.py."""
 
-import json
-from pathlib import Path
 
 import pytest
 
+from llmmem import reference
 from llmmem.formats import weight_bytes
 from llmmem.gpus import get_gpu
 from llmmem.inference import (
@@ -26,10 +25,6 @@ from llmmem.inference import (
 )
 from llmmem.model import ModelSpec
 from llmmem.units import GiB
-
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
-MEASUREMENTS = REFERENCE / "measurements.json"
-needs_reference = pytest.mark.skipif(not MEASUREMENTS.exists(), reason=f"{MEASUREMENTS} not found")
 
 # Real config.json files (meta-llama/Llama-3.1-8B and -70B, mistralai/Mistral-7B-v0.1, google/gemma-2-9b,
 # deepseek-ai/DeepSeek-V2-Lite), trimmed to the keys that shape the model.
@@ -69,7 +64,7 @@ MISTRAL, GEMMA2, DSV2 = spec(MISTRAL_7B, "mistral-7b"), spec(GEMMA_2_9B, "gemma-
 
 
 def measurement(mid):
-    return next(m for m in json.loads(MEASUREMENTS.read_text())["measurements"] if m["id"] == mid)
+    return reference.measurement(mid)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -107,7 +102,6 @@ def test_kv_dtypes_scale_the_bf16_size(fmt, factor):
     assert isinstance(kv_cache_bytes(L8, 1000, fmt=fmt), int)
 
 
-@needs_reference
 def test_hf_llama31_blog_table_and_its_inconsistencies():
     """The blog prints GiB (not GB), '1k' = 1024 tokens but '16k' / '128k' = 16,000 / 128,000 tokens, and its
     405B row is doubled (as if 16 KV heads)."""

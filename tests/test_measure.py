@@ -156,17 +156,3 @@ def test_symbolic_per_layer_terms_agree_with_activation_bytes(attention):
     values = {S.ACT_h: spec.hidden_size, S.ACT_f: spec.intermediate_size, S.ACT_H: spec.num_heads,
               S.ACT_Hkv: spec.num_kv_heads, S.ACT_d: spec.head_dim, S.ACT_s: s, S.ACT_a: 2}
     assert one_layer == b * s * sum(S.saved_activations_per_layer_token(attention).values()).subs(values)
-
-
-def test_the_notebooks_copy_of_the_published_measurements_is_current():
-    """notebooks/data/published_measurements.json is the shared reference file without its quoted text."""
-    import json
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    shared = root.parent / "shared" / "reference" / "measurements.json"
-    if not shared.exists():
-        pytest.skip("the shared reference folder is not beside this checkout")
-    copy = json.loads((root / "notebooks" / "data" / "published_measurements.json").read_text())
-    original = json.loads(shared.read_text())
-    assert copy["measurements"] == [{k: v for k, v in m.items() if k != "quote"} for m in original["measurements"]]

@@ -8,26 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from llmmem import reference
 from llmmem.model import SUPPORTED_MODEL_TYPES, ModelSpec
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "models.json"
-
-
-def _reference_models():
-    if not REFERENCE.exists():
-        return []
-    return json.loads(REFERENCE.read_text())["models"]
-
-
-REFERENCE_MODELS = _reference_models()
-needs_reference = pytest.mark.skipif(not REFERENCE_MODELS, reason=f"{REFERENCE} not found")
+REFERENCE_MODELS = reference.models()
 
 
 # ---------------------------------------------------------------------------------------------------------
-# 1. Every model of shared/reference/models.json (counts computed with transformers on the meta device)
+# 1. Every model of llmmem/data/reference/models.json (counts computed with transformers on the meta device)
 
 
-@needs_reference
 @pytest.mark.parametrize("entry", REFERENCE_MODELS, ids=lambda e: e["name"])
 def test_reference_total_params_exact(entry):
     spec = ModelSpec.from_hf_config(entry["config"], name=entry["name"])
@@ -35,7 +25,6 @@ def test_reference_total_params_exact(entry):
     assert spec.tie_embeddings == entry["tied_embeddings"]
 
 
-@needs_reference
 @pytest.mark.parametrize("entry", REFERENCE_MODELS, ids=lambda e: e["name"])
 def test_reference_components(entry):
     spec = ModelSpec.from_hf_config(entry["config"])
@@ -49,7 +38,6 @@ def test_reference_components(entry):
     assert counts["lm_head"] == entry["lm_head_params"]
 
 
-@needs_reference
 @pytest.mark.parametrize("entry", REFERENCE_MODELS, ids=lambda e: e["name"])
 def test_reference_active_params(entry):
     spec = ModelSpec.from_hf_config(entry["config"])
@@ -63,8 +51,6 @@ def test_reference_active_params(entry):
 
 
 def test_reference_data_covers_moe_and_mla():
-    if not REFERENCE_MODELS:
-        pytest.skip("no reference data")
     types = {e["config"]["model_type"] for e in REFERENCE_MODELS}
     assert {"gpt2", "llama", "mistral", "mixtral", "qwen2", "qwen3_moe", "deepseek_v2"} <= types
 
@@ -255,12 +241,11 @@ def test_defaults_follow_transformers():
 
 
 def test_sliding_window_info():
-    if REFERENCE_MODELS:
-        by_name = {e["name"]: e for e in REFERENCE_MODELS}
-        mistral = ModelSpec.from_hf_config(by_name["Mistral-7B-v0.1"]["config"])
-        assert mistral.sliding_window == 4096 and mistral.sliding_window_layers == tuple(range(32))
-        qwen = ModelSpec.from_hf_config(by_name["Qwen2.5-7B"]["config"])  # use_sliding_window false
-        assert qwen.sliding_window is None and qwen.sliding_window_layers == ()
+    by_name = {e["name"]: e for e in REFERENCE_MODELS}
+    mistral = ModelSpec.from_hf_config(by_name["Mistral-7B-v0.1"]["config"])
+    assert mistral.sliding_window == 4096 and mistral.sliding_window_layers == tuple(range(32))
+    qwen = ModelSpec.from_hf_config(by_name["Qwen2.5-7B"]["config"])  # use_sliding_window false
+    assert qwen.sliding_window is None and qwen.sliding_window_layers == ()
     explicit = ModelSpec.from_hf_config(dict(GEMMA2_2B, num_hidden_layers=2, layer_types=["full_attention",
                                                                                           "sliding_attention"]))
     assert explicit.sliding_window_layers == (1,)

@@ -1,9 +1,7 @@
-import json
-from pathlib import Path
 
 import pytest
 
-from llmmem import ModelSpec
+from llmmem import ModelSpec, reference
 from llmmem.parallel import (
     deepspeed_estimate,
     gpus_needed_for_training,
@@ -12,8 +10,7 @@ from llmmem.parallel import (
 )
 from llmmem.training import training_memory
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "measurements.json"
-FIGURE_1 = next(m for m in json.loads(REFERENCE.read_text())["measurements"] if m["id"] == "zero-figure1-7.5B")
+FIGURE_1 = reference.measurement("zero-figure1-7.5B")
 LLAMA_70B = ModelSpec.from_catalog("llama-3.1-70b")
 
 

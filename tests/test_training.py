@@ -1,10 +1,8 @@
-import json
-from pathlib import Path
 
 import pytest
 import sympy as sp
 
-from llmmem import ModelSpec, symbolic
+from llmmem import ModelSpec, reference, symbolic
 from llmmem.symbolic import P
 from llmmem.training import (
     activation_bytes,
@@ -16,9 +14,8 @@ from llmmem.training import (
     training_timeline,
 )
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
-MODELS = {m["name"]: m for m in json.loads((REFERENCE / "models.json").read_text())["models"]}
-MEASURED = {m["id"]: m for m in json.loads((REFERENCE / "measurements.json").read_text())["measurements"]}
+MODELS = {m["name"]: m for m in reference.models()}
+MEASURED = {m["id"]: m for m in reference.measurements()}
 LLAMA_8B = ModelSpec.from_hf_config(MODELS["Llama-3.1-8B"]["config"])
 
 

@@ -1,4 +1,4 @@
-"""Replay real vLLM start-up logs (shared/reference/measurements.json, ids "vllm-...") against llmmem.
+"""Replay real vLLM start-up logs (llmmem/data/reference/measurements.json, ids "vllm-...") against llmmem.
 
 For every run whose model is one we have the real config of, check:
 * weights: weight_bytes(spec, fmt) / (tp * pp) within 0.1 GiB of vLLM's "weights memory" (per rank);
@@ -10,11 +10,10 @@ For every run whose model is one we have the real config of, check:
 Run ``pytest tests/test_vllm_logs.py -s`` to print the table of predicted vs logged numbers.
 """
 
-import json
-from pathlib import Path
 
 import pytest
 
+from llmmem import reference
 from llmmem.formats import weight_bytes
 from llmmem.inference import (
     VLLM_MAX_NUM_BATCHED_TOKENS,
@@ -27,8 +26,6 @@ from llmmem.inference import (
 )
 from llmmem.model import ModelSpec
 from llmmem.units import GiB
-
-MEASUREMENTS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "measurements.json"
 
 _LLAMA_8B = {
     # meta-llama/Llama-3.1-8B config.json (Meta-Llama-3-8B and the -Instruct models have the same shapes)
@@ -84,15 +81,7 @@ DTYPES = {"torch.bfloat16": "bf16", "torch.float16": "fp16", "torch.float32": "f
           "auto (bf16)": "bf16"}
 
 
-def _runs():
-    if not MEASUREMENTS.exists():
-        return []
-    entries = json.loads(MEASUREMENTS.read_text())["measurements"]
-    return [m for m in entries if m["id"].startswith("vllm-") and m["setting"]["model"] in MODELS]
-
-
-RUNS = _runs()
-pytestmark = pytest.mark.skipif(not RUNS, reason=f"{MEASUREMENTS} not found")
+RUNS = [m for m in reference.measurements() if m["id"].startswith("vllm-") and m["setting"]["model"] in MODELS]
 
 
 def _setup(run):

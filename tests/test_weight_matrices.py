@@ -1,14 +1,11 @@
 """`ModelSpec.weight_matrices()` must describe the same parameters that `num_params()` counts."""
 
-import json
-from pathlib import Path
 
 import pytest
 
-from llmmem import ModelSpec
+from llmmem import ModelSpec, reference
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "models.json"
-MODELS = json.loads(REFERENCE.read_text())["models"] if REFERENCE.exists() else []
+MODELS = reference.models()
 
 
 @pytest.mark.parametrize("entry", MODELS, ids=[m["name"] for m in MODELS])

@@ -1,5 +1,4 @@
 import html
-from pathlib import Path
 
 import pytest
 
@@ -49,15 +48,13 @@ import json  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
 
 from llmmem import (  # noqa: E402
+    reference,
     ModelSpec, format_bytes, inference_memory, lora_memory, max_context, qlora_memory, serving_breakdown,
     sharded_training_memory, training_memory, weight_bytes,
 )
 from llmmem.widgets import (  # noqa: E402
     BY_SIZE, CALCULATORS, UPLOADED, FinetuneCalculator, InferenceCalculator, ManyGPUCalculator, TrainingCalculator,
 )
-
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "models.json"
-
 
 def _upload(calc, content: bytes, name="config.json"):
     """What ipywidgets 8's FileUpload puts in `.value` when a file is chosen in the browser."""
@@ -157,12 +154,7 @@ def test_bad_numbers_in_any_field_show_red_and_recover(name, field, bad):
 
 @pytest.mark.parametrize("name", list(CALCULATORS))
 def test_an_uploaded_config_gives_the_same_breakdown_as_the_catalog(name):
-    cfg = next(m for m in json.loads(REFERENCE.read_text())["models"] if m["hf_id"] == "meta-llama/Llama-3.1-8B")["config"] \
-        if REFERENCE.exists() else None
-    if cfg is None:
-        cfg = {"model_type": "llama", "vocab_size": 128256, "hidden_size": 4096, "num_hidden_layers": 32,
-               "num_attention_heads": 32, "num_key_value_heads": 8, "intermediate_size": 14336,
-               "tie_word_embeddings": False}
+    cfg = reference.model("meta-llama/Llama-3.1-8B")["config"]
     calc = CALCULATORS[name](model="llama-3.1-8b")
     catalog = calc.breakdown
     _upload(calc, json.dumps(cfg).encode())
