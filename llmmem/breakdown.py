@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import math
 import re
-from fractions import Fraction
 from collections.abc import Mapping
+from fractions import Fraction
 from types import MappingProxyType
 
 from .units import GB, GiB, check_bytes
@@ -24,6 +24,10 @@ class Breakdown(Mapping):
     """
 
     __slots__ = ("_parts", "_title", "_notes")
+    # Set once in __init__ through object.__setattr__ (assignment is blocked); declared here for type checkers.
+    _parts: Mapping[str, float]
+    _title: str
+    _notes: tuple[str, ...]
 
     def __init__(self, parts: Mapping, title: str = "", notes=()):
         clean = {}
@@ -63,7 +67,7 @@ class Breakdown(Mapping):
             return sum(values)
         return math.fsum(values)
 
-    def with_margin(self, fraction) -> "Breakdown":
+    def with_margin(self, fraction) -> Breakdown:
         """A new Breakdown with a "margin" component of `fraction` x total (0 <= fraction <= 1)."""
         if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction <= 1:
             raise ValueError(f"margin must be a fraction between 0 and 1 (0.2 for 20 %); got {fraction!r}")

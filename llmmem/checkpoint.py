@@ -184,7 +184,7 @@ def safetensors_total_params(path: str | os.PathLike) -> int:
 # ====================================================================== the Hugging Face cache
 
 
-def from_hub(repo_id: str, cache_dir: str | os.PathLike | None = None, revision: str | None = None,
+def from_hub(repo_id: str, cache_dir: str | os.PathLike[str] | None = None, revision: str | None = None,
              download: bool = False) -> ModelSpec:
     """A :class:`ModelSpec` from the ``config.json`` of ``repo_id`` ("org/name") in the local HF cache.
 
@@ -198,11 +198,12 @@ def from_hub(repo_id: str, cache_dir: str | os.PathLike | None = None, revision:
         import huggingface_hub
     except ImportError:
         raise ImportError("from_hub needs the huggingface_hub package: pip install huggingface_hub") from None
-    cached = huggingface_hub.try_to_load_from_cache(repo_id, "config.json", cache_dir=cache_dir, revision=revision)
+    cache = None if cache_dir is None else Path(cache_dir)  # huggingface_hub takes a str or a Path
+    cached = huggingface_hub.try_to_load_from_cache(repo_id, "config.json", cache_dir=cache, revision=revision)
     if isinstance(cached, str):
         path = cached
     elif download:
-        path = huggingface_hub.hf_hub_download(repo_id, "config.json", cache_dir=cache_dir, revision=revision)
+        path = huggingface_hub.hf_hub_download(repo_id, "config.json", cache_dir=cache, revision=revision)
     else:
         raise ValueError(f"config.json of {repo_id!r} is not in the local Hugging Face cache; fetch it with "
                          f"`hf download {repo_id} config.json`, or call from_hub(..., download=True)")

@@ -10,7 +10,9 @@ import argparse
 import json
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from . import drills as _drills
 from .breakdown import Breakdown
@@ -18,6 +20,7 @@ from .estimate import serving_breakdown
 from .gpus import get_gpu, gpu_names, gpus_needed_explained
 from .model import ModelSpec, catalog_names
 from .units import GB, GiB, format_bytes, format_count, parse_context, parse_count
+
 
 def _model_or_size(text: str):
     """(ModelSpec, None) for a catalog name, (None, count) for a size like '70B'."""
@@ -47,7 +50,7 @@ def _gpu_report(total, gpu) -> dict:
     return {"gpu": card.name, "memory_bytes": card.memory_bytes, "count": count, "arithmetic": arithmetic}
 
 
-def _emit(args, b: Breakdown, gpus: dict | None, inputs: dict, extra: list = ()) -> None:
+def _emit(args, b: Breakdown, gpus: dict | None, inputs: dict, extra: Sequence[str] = ()) -> None:
     if args.json:
         out = {"command": args.command, "input": inputs, "title": b.title,
                "components": {k: _amount(v) for k, v in b.items()}, "total": _amount(b.total),
@@ -106,12 +109,12 @@ def cmd_train(args) -> None:
     from .training import training_memory, training_memory_seed
 
     spec, count = _model_or_size(args.model)
+    extra: list[str] = []
     if args.seed:
         params = spec.num_params() if spec else count
         b = training_memory_seed(params, bytes_per_param=args.bytes_per_param, optimizer=args.optimizer)
         inputs = {"params": params, "bytes_per_param": args.bytes_per_param, "optimizer": args.optimizer,
                   "process": "seed 000 as written"}
-        extra = []
     else:
         seq_len = parse_context(args.seq_len)
         b = training_memory(spec if spec else count, precision=args.precision, optimizer=args.optimizer,
@@ -121,7 +124,6 @@ def cmd_train(args) -> None:
         if spec:
             inputs.update(model=spec.name, batch=args.batch, seq_len=seq_len, recompute=args.recompute,
                           attention=args.attention)
-        extra = []
     if args.margin:
         before = b.total
         b = b.with_margin(args.margin)
@@ -138,14 +140,15 @@ def cmd_gpus(args) -> None:
         return
     print(f"{'GPU':<11} {'nominal':<18} {'MiB':>8} {'GiB':>8} {'GB':>8}")
     for c in cards:
-        print(f"{c.name:<11} {c.nominal:<18} {c.memory_mib:>8,} {c.memory_bytes / GiB:>8.2f} {c.memory_bytes / GB:>8.1f}")
+        print(f"{c.name:<11} {c.nominal:<18} {c.memory_mib:>8,} "
+              f"{c.memory_bytes / GiB:>8.2f} {c.memory_bytes / GB:>8.1f}")
     print("\nMiB/GiB as nvidia-smi (rocm-smi) reports them; GB = 10^9 bytes. Sources:")
     for c in cards:
         print(f"  {c.name}: {c.source}")
 
 
 def cmd_models(args) -> None:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in catalog_names():
         spec = ModelSpec.from_catalog(name)
         rows.append({"name": name, "model_type": spec.model_type, "params": spec.num_params(),
@@ -327,13 +330,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="training memory (mixed-precision AdamW: 16 bytes/param + activations)",
                        description=TRAIN_HELP, formatter_class=_FORMATTER)
     p.add_argument("model", help="a size ('13B') or a catalog model ('llama-3.1-8b') for activations too")
-    p.add_argument("--optimizer", default="adamw", help="adamw, sgd, sgd-momentum, lion, adamw-8bit, ... (default adamw)")
-    p.add_argument("--precision", default="mixed-bf16", help="fp32, bf16, fp16, mixed-bf16, mixed-fp16 (default mixed-bf16)")
+    p.add_argument("--optimizer", default="adamw",
+                   help="adamw, sgd, sgd-momentum, lion, adamw-8bit, ... (default adamw)")
+    p.add_argument("--precision", default="mixed-bf16",
+                   help="fp32, bf16, fp16, mixed-bf16, mixed-fp16 (default mixed-bf16)")
     p.add_argument("--seed", action="store_true", help="seed 000's process as written (364 GB for 13B at 4 bytes)")
     p.add_argument("--bytes-per-param", type=float, default=4, help="--seed: 4, 2, 1 or 0.5 bytes (default 4)")
     p.add_argument("--margin", type=float, default=0.0, help="add a safety margin, e.g. 0.2 for 20 %%")
     p.add_argument("--batch", type=int, default=1, help="catalog model: sequences per step (default 1)")
-    p.add_argument("--seq-len", default="4096", help="catalog model: tokens per sequence, e.g. 4096 or 4k (default 4096)")
+    p.add_argument("--seq-len", default="4096",
+                   help="catalog model: tokens per sequence, e.g. 4096 or 4k (default 4096)")
     p.add_argument("--recompute", default="none", help="catalog model: none, selective, full (default none)")
     p.add_argument("--attention", default="sdpa", help="catalog model: sdpa or eager (default sdpa)")
     p.add_argument("--gpu", default="A100-80GB", help="GPU from `llmmem gpus` (default A100-80GB)")

@@ -285,8 +285,7 @@ def zero_drill(size="70B", n_gpus=8, stage=3) -> Drill:
     from .parallel import zero_model_states_per_gpu
 
     result = zero_model_states_per_gpu(parse_count(size), n_gpus, stage)
-    per_gpu = getattr(result, "total", result)
-    solution = _sum_line(result) if hasattr(result, "items") else format_bytes(per_gpu)
+    per_gpu, solution = result.total, _sum_line(result)
     return Drill(
         "zero",
         f"Mixed-precision AdamW training of a {size} model with ZeRO stage {stage} on {n_gpus} GPUs: model states "

@@ -23,8 +23,10 @@ from .units import GiB
 # Module names as peft's `target_modules` takes them; "all-linear" is peft's shorthand for every linear layer
 # but the output head (peft tuners_utils.py, INCLUDE_LINEAR_LAYERS_SHORTHAND).
 TARGET_GROUPS = {
-    "attention": ("q_proj", "k_proj", "v_proj", "o_proj", "qkv_proj", "q_a_proj", "q_b_proj", "kv_a_proj", "kv_b_proj"),
-    "mlp": ("gate_proj", "up_proj", "down_proj", "gate_up_proj", "shared_gate_proj", "shared_up_proj", "shared_down_proj"),
+    "attention": ("q_proj", "k_proj", "v_proj", "o_proj", "qkv_proj",
+                  "q_a_proj", "q_b_proj", "kv_a_proj", "kv_b_proj"),
+    "mlp": ("gate_proj", "up_proj", "down_proj", "gate_up_proj",
+            "shared_gate_proj", "shared_up_proj", "shared_down_proj"),
 }
 TARGET_GROUPS["all-linear"] = TARGET_GROUPS["attention"] + TARGET_GROUPS["mlp"]
 # Not adapter targets here: embeddings and lm_head (not linear projections of a layer), the MoE router, and
@@ -45,13 +47,15 @@ def _targets(spec: ModelSpec, targets) -> tuple:
         if targets in TARGET_GROUPS:
             chosen = tuple(n for n in available if n in TARGET_GROUPS[targets])
             if not chosen:
-                raise ValueError(f"{spec.name} has no {targets!r} modules LoRA can target; it has {', '.join(available)}")
+                raise ValueError(f"{spec.name} has no {targets!r} modules LoRA can target; "
+                                 f"it has {', '.join(available)}")
             return chosen
         targets = (targets,)
     try:
         chosen = tuple(targets)
     except TypeError:
-        raise ValueError(f"targets must be a group ({', '.join(TARGET_GROUPS)}) or module names; got {targets!r}") from None
+        raise ValueError(f"targets must be a group ({', '.join(TARGET_GROUPS)}) or module names; "
+                         f"got {targets!r}") from None
     unknown = [t for t in chosen if t not in available]
     if unknown or not chosen:
         raise ValueError(f"unknown target module {', '.join(map(repr, unknown)) or '(none given)'} for {spec.name}; "
@@ -112,8 +116,10 @@ def lora_memory(spec: ModelSpec, rank=16, targets="attention", base_format="bf16
     notes = (
         f"LoRA rank {rank} on {chosen}: {trainable:,} trainable parameters "
         f"({100 * trainable / spec.num_params():.2f} % of {spec.num_params():,})",
-        f"base weights frozen in {base_format}; adapters, gradients in {adapter_dtype}; {optimizer} states for adapters only",
-        f"activations: batch {batch} x {seq_len} tokens, recompute={recompute}, {attention} attention (as full training)",
+        f"base weights frozen in {base_format}; adapters, gradients in {adapter_dtype}; "
+        f"{optimizer} states for adapters only",
+        f"activations: batch {batch} x {seq_len} tokens, recompute={recompute}, "
+        f"{attention} attention (as full training)",
         f"overhead: {overhead_bytes / GiB:.2f} GiB for the CUDA context",
     )
     return Breakdown(parts, title=f"LoRA fine-tuning {spec.name}", notes=notes)

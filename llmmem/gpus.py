@@ -33,7 +33,8 @@ class GPU:
         return self.memory_mib * MiB
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.memory_mib:,} MiB = {self.memory_bytes / GiB:.2f} GiB = {self.memory_bytes / GB:.1f} GB)"
+        return (f"{self.name} ({self.memory_mib:,} MiB = {self.memory_bytes / GiB:.2f} GiB"
+                f" = {self.memory_bytes / GB:.1f} GB)")
 
 
 def _key(name: str) -> str:
@@ -43,7 +44,7 @@ def _key(name: str) -> str:
 @lru_cache(maxsize=1)
 def _catalog() -> dict:
     raw = json.loads(resources.files("llmmem").joinpath("data/gpus.json").read_text())
-    by_key = {}
+    by_key: dict[str, GPU] = {}
     for entry in raw["gpus"]:
         gpu = GPU(
             name=entry["name"],

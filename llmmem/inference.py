@@ -21,9 +21,9 @@ Standard library only, so ``import llmmem`` stays fast.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Mapping
 
 from .breakdown import Breakdown
 from .formats import bits_per_weight, weight_bytes
@@ -309,13 +309,15 @@ def _overhead_bytes(overhead, weights_total, tp):
     if overhead is None:
         constant = NON_TORCH_BYTES_SINGLE_GPU if tp == 1 else NON_TORCH_BYTES_TP
         label = "0.25 GiB (one GPU)" if tp == 1 else "2.1 GiB per GPU (TP > 1: NCCL buffers)"
-        return constant, f"overhead: non-torch memory measured by vLLM 0.19 on H100, {label}; CUDA graphs and context not included"
+        return constant, (f"overhead: non-torch memory measured by vLLM 0.19 on H100, {label}; "
+                          "CUDA graphs and context not included")
     if isinstance(overhead, bool) or not isinstance(overhead, (int, float)) or not 0 <= overhead <= 1:
         raise ValueError(
             f"overhead must be None (a measured constant) or a fraction of the weights between 0 and 1 "
             f"(0.2 = the seed articles' 20 %); got {overhead!r}"
         )
-    return overhead * weights_total, f"overhead: {overhead:.0%} of the weights, the seed articles' flat margin, used instead of the vLLM non-torch constant"
+    return overhead * weights_total, (f"overhead: {overhead:.0%} of the weights, the seed articles' flat margin, "
+                                      "used instead of the vLLM non-torch constant")
 
 
 def inference_memory(spec, weights="bf16", kv_cache="bf16", batch=1, seq_len=8192, tp=1, overhead=None,
@@ -352,7 +354,8 @@ def inference_memory(spec, weights="bf16", kv_cache="bf16", batch=1, seq_len=819
         notes=(
             f"weights: {weights} as llmmem.formats.weight_bytes counts them (quantized formats keep embedding, "
             f"LM head and norms in 16 bits), / {ranks} GPU(s): vLLM shards embedding and LM head over TP too",
-            f"kv_cache: exact, {kv_cache} ({KV_CACHE_FORMATS[kv_cache]} bits per element), windows and TP replication included",
+            f"kv_cache: exact, {kv_cache} ({KV_CACHE_FORMATS[kv_cache]} bits per element), "
+            "windows and TP replication included",
             f"activations: estimate of the prefill/sampler peak for {tokens:,} tokens (vLLM-style chunked prefill)",
             overhead_note,
         ),

@@ -141,6 +141,7 @@ def optimizer_state_bytes(model, optimizer="adamw") -> tuple[int, int]:
     scalar fp32 `step` per parameter tensor; SGD with momentum 0.9 keeps `momentum_buffer`.
     """
     params = [p for p in model.parameters() if p.requires_grad]
+    opt: torch.optim.Optimizer
     if optimizer == "adamw":
         opt = torch.optim.AdamW(params, lr=1e-3)
     elif optimizer == "sgd-momentum":
@@ -151,7 +152,8 @@ def optimizer_state_bytes(model, optimizer="adamw") -> tuple[int, int]:
     ids = _batch(model, 1, 8, device)
     model(input_ids=ids, labels=ids, use_cache=False).loss.backward()
     opt.step()
-    moments, steps = [], []
+    moments: list[torch.Tensor] = []
+    steps: list[torch.Tensor] = []
     for state in opt.state.values():
         for name, value in state.items():
             if torch.is_tensor(value):

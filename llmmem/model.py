@@ -24,9 +24,10 @@ import difflib
 import functools
 import json
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from importlib import resources
-from typing import Any, Callable, Mapping
+from typing import Any
 
 __all__ = ["ModelSpec", "SUPPORTED_MODEL_TYPES", "catalog_names"]
 
@@ -89,7 +90,7 @@ class ModelSpec:
     # ------------------------------------------------------------------ construction
 
     @classmethod
-    def from_hf_config(cls, cfg: Mapping[str, Any] | str | os.PathLike, name: str | None = None) -> "ModelSpec":
+    def from_hf_config(cls, cfg: Mapping[str, Any] | str | os.PathLike, name: str | None = None) -> ModelSpec:
         """Build a spec from a Hugging Face config: a dict, a path to ``config.json``, or a model folder.
 
         Supported ``model_type`` values are listed in ``SUPPORTED_MODEL_TYPES``; any other raises
@@ -110,7 +111,7 @@ class ModelSpec:
         return cls(name=spec_name, model_type=model_type, source=source, **fields)
 
     @classmethod
-    def from_catalog(cls, name: str) -> "ModelSpec":
+    def from_catalog(cls, name: str) -> ModelSpec:
         """Build the spec of a well-known model from the catalog shipped with llmmem (works offline).
 
         ``name`` is case-insensitive, e.g. ``"llama-3.1-70b"``; :func:`catalog_names` lists them all.
@@ -231,7 +232,8 @@ class ModelSpec:
             elif self.model_type == "phi3":  # gate_up_proj: one fused (2f, h) matrix
                 mats += [("gate_up_proj", 2 * f, h, dense_layers), ("down_proj", h, f, dense_layers)]
             else:
-                mats += [("gate_proj", f, h, dense_layers), ("up_proj", f, h, dense_layers), ("down_proj", h, f, dense_layers)]
+                mats += [("gate_proj", f, h, dense_layers), ("up_proj", f, h, dense_layers),
+                         ("down_proj", h, f, dense_layers)]
         moe = len(self.moe_layers)
         if moe:
             e, fe = self.num_experts, self.moe_intermediate_size
@@ -239,7 +241,8 @@ class ModelSpec:
                      ("expert_down_proj", h, fe, moe * e)]
             fs = self.shared_experts_intermediate_size
             if fs:
-                mats += [("shared_gate_proj", fs, h, moe), ("shared_up_proj", fs, h, moe), ("shared_down_proj", h, fs, moe)]
+                mats += [("shared_gate_proj", fs, h, moe), ("shared_up_proj", fs, h, moe),
+                         ("shared_down_proj", h, fs, moe)]
         return tuple(mats)
 
     # ------------------------------------------------------------------ pieces
@@ -304,7 +307,7 @@ class ModelSpec:
 @functools.lru_cache(maxsize=1)
 def _catalog() -> dict:
     """The catalog file, read once: {"description": ..., "models": {name: {"hf_id", "source", "config", ...}}}."""
-    text = resources.files("llmmem").joinpath("data", "models.json").read_text(encoding="utf-8")
+    text = resources.files("llmmem").joinpath("data").joinpath("models.json").read_text(encoding="utf-8")
     return json.loads(text)
 
 

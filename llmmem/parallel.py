@@ -16,7 +16,15 @@ from fractions import Fraction
 from .breakdown import Breakdown
 from .gpus import get_gpu, usable_bytes
 from .model import ModelSpec
-from .training import CUDA_CONTEXT_BYTES, _check_positive, _choice, estimate_activation_bytes, korthikanti_activation_bytes, logits_bytes, training_memory
+from .training import (
+    CUDA_CONTEXT_BYTES,
+    _check_positive,
+    _choice,
+    estimate_activation_bytes,
+    korthikanti_activation_bytes,
+    logits_bytes,
+    training_memory,
+)
 from .units import GB, format_count, parse_count
 
 # strategy -> (ZeRO stage, shards only within a node)
@@ -56,8 +64,9 @@ def zero_model_states_per_gpu(params, n_gpus, stage, precision="mixed-bf16", opt
     states = {k: full[k] for k in _STATE_PARTS if k in full}
     per_gpu = shard_model_states(states, n, stage)
     count = full["weights"] // (2 if precision != "fp32" else 4)
-    return Breakdown(per_gpu, title=f"ZeRO-{stage} on {n} GPUs: {format_count(count)} parameters, {precision} {optimizer}",
-                     notes=(f"stage {stage} partitions {', '.join(k for k in _STATE_PARTS if k in per_gpu and per_gpu[k] != states[k]) or 'nothing'} over {n} ranks",))
+    partitioned = ", ".join(k for k in _STATE_PARTS if k in per_gpu and per_gpu[k] != states[k]) or "nothing"
+    title = f"ZeRO-{stage} on {n} GPUs: {format_count(count)} parameters, {precision} {optimizer}"
+    return Breakdown(per_gpu, title=title, notes=(f"stage {stage} partitions {partitioned} over {n} ranks",))
 
 
 def deepspeed_estimate(total_params, n_gpus, stage, largest_layer_params=0, offload_optimizer=False,
@@ -138,7 +147,8 @@ def sharded_training_memory(spec_or_params, n_gpus, strategy="zero3", tp=1, pp=1
         notes.append(f"offloaded to CPU RAM: {offloaded / GB:,.1f} GB per rank")
     if stage == 3 and spec is not None:
         c = spec.param_counts()
-        unit = max(Fraction(c["attention"] + c["mlp"], spec.num_layers), c["embedding"])  # a decoder layer or the embedding
+        # the larger unit FSDP gathers: a decoder layer or the embedding
+        unit = max(Fraction(c["attention"] + c["mlp"], spec.num_layers), Fraction(c["embedding"]))
         parts["gathered_weights"] = math.ceil(2 * unit * per_param["weights"] / tp)
         notes.append("gathered_weights: the unit being computed and the prefetched next one, unsharded")
     if spec is not None:
@@ -148,9 +158,10 @@ def sharded_training_memory(spec_or_params, n_gpus, strategy="zero3", tp=1, pp=1
         tp_factor = Fraction(korthikanti_activation_bytes(spec, batch, seq_len, recompute, tp=tp),
                              korthikanti_activation_bytes(spec, batch, seq_len, recompute, tp=1))
         layers_here = Fraction(math.ceil(spec.num_layers / pp), spec.num_layers)
-        act, _ = estimate_activation_bytes(spec, batch, seq_len, "fp32" if precision == "fp32" else "bf16", recompute, attention)
+        act_dtype = "fp32" if precision == "fp32" else "bf16"
+        act, _ = estimate_activation_bytes(spec, batch, seq_len, act_dtype, recompute, attention)
         parts["activations"] = math.ceil(act * tp_factor * layers_here * in_flight)
-        parts["logits"] = math.ceil(Fraction(logits_bytes(spec, batch, seq_len, "fp32" if precision == "fp32" else "bf16"), tp))
+        parts["logits"] = math.ceil(Fraction(logits_bytes(spec, batch, seq_len, act_dtype), tp))
         notes.append(f"activations: micro-batch {batch} x {seq_len} tokens, {in_flight} in flight ({schedule}), "
                      f"{recompute} recompute; logits split over tp (vocab-parallel loss)")
     else:

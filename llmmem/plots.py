@@ -101,9 +101,11 @@ def plot_activations_vs_seq_len(spec, seq_lens=(512, 1024, 2048, 4096, 8192, 163
                 ("full recompute (checkpointing)", "full", "sdpa", ":", "^")]
     for i, (label, recompute, attention, style, marker) in enumerate(variants):
         gb = [activation_bytes(spec, batch, s, precision, recompute, attention) / GB for s in seq_lens]
-        ax.plot(seq_lens, gb, marker=marker, markersize=8 - 2 * (i == 2), linestyle=style, color=PALETTE[i], label=label)
+        ax.plot(seq_lens, gb, marker=marker, markersize=8 - 2 * (i == 2), linestyle=style, color=PALETTE[i],
+                label=label)
     korthikanti = [korthikanti_activation_bytes(spec, batch, s) / GB for s in seq_lens]
-    ax.plot(seq_lens, korthikanti, color="0.4", linestyle="-.", label="Korthikanti et al. 2022 (GPT-style, with dropout)")
+    ax.plot(seq_lens, korthikanti, color="0.4", linestyle="-.",
+            label="Korthikanti et al. 2022 (GPT-style, with dropout)")
     return _finish_line_chart(ax, seq_lens, [f"{s:,}" for s in seq_lens], "sequence length, tokens (log scale)",
                               "activations saved for backward, GB (log scale)",
                               f"{spec.name}: activations for batch {batch} at {precision}", x_base=2, fontsize=8)
@@ -118,7 +120,7 @@ def plot_breakdown_columns(columns, title, capacity_bytes=None, capacity_label=N
     for i, name in enumerate(names):
         heights = [b.get(name, 0) / GB for b in columns.values()]
         ax.bar(list(columns), heights, bottom=bottoms, color=component_color(name, i), label=name, width=0.55)
-        bottoms = [b + h for b, h in zip(bottoms, heights)]
+        bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
     for x, top in enumerate(bottoms):
         ax.text(x, top, f"{top:,.{digits}f} GB", ha="center", va="bottom", fontsize=9)
     if capacity_bytes is not None:
@@ -151,7 +153,7 @@ def plot_bits_per_weight(names=("fp32", "bf16", "fp8", "mxfp8", "int8", "q8_0", 
     overhead = [float(f.overhead_bits) for f in formats]
     ax.barh(y, element, color=PALETTE[0], label="the weights (element bits)")
     ax.barh(y, overhead, left=element, color=PALETTE[5], label="constants: scales, zeros, mins")
-    for yi, f in zip(y, formats):
+    for yi, f in zip(y, formats, strict=True):
         ax.text(float(f.bits_per_weight) + 0.3, yi, f"{float(f.bits_per_weight):.4g}", va="center", fontsize=8)
     ax.set_yticks(y, [f.name for f in formats])
     ax.set_xlabel("bits per weight (constants included)")
@@ -168,7 +170,7 @@ def plot_predicted_vs_measured(labels, predicted, measured, unit="GiB", title=No
     x = list(range(len(labels)))
     ax.bar([i - 0.2 for i in x], predicted, width=0.4, color=PALETTE[0], label="predicted (llmmem)")
     ax.bar([i + 0.2 for i in x], measured, width=0.4, color=PALETTE[1], label="measured")
-    for i, (p, m) in enumerate(zip(predicted, measured)):
+    for i, (p, m) in enumerate(zip(predicted, measured, strict=True)):
         ax.text(i, max(p, m) * 1.02, f"{p / m:.3f}", ha="center", va="bottom", fontsize=7)
     ax.set_xticks(x, labels, rotation=45, ha="right")
     ax.set_ylabel(f"size, {unit}")
@@ -189,12 +191,12 @@ def plot_param_shares(specs, ax=None):
     names = ["embedding", "attention", "mlp", "norms", "lm_head"]
     shown = {"embedding": "embedding", "attention": "attention", "mlp": "MLP / experts", "norms": "norms",
              "lm_head": "LM head (untied)"}
-    colors = dict(zip(names, (PALETTE[0], PALETTE[1], PALETTE[2], PALETTE[6], PALETTE[3])))
+    colors = dict(zip(names, (PALETTE[0], PALETTE[1], PALETTE[2], PALETTE[6], PALETTE[3]), strict=True))
     left = [0.0] * len(labels)
     for name in names:
         shares = [100 * specs[m].param_counts()[name] / specs[m].num_params() for m in labels]
         ax.barh(labels, shares, left=left, color=colors[name], label=shown[name])
-        left = [a + b for a, b in zip(left, shares)]
+        left = [a + b for a, b in zip(left, shares, strict=True)]
     for i, m in enumerate(labels):
         ax.text(101, i, f"{specs[m].num_params() / 1e9:,.1f} B", va="center", fontsize=7)
     ax.set_xlim(0, 112)
@@ -233,13 +235,15 @@ def plot_zero_stages_vs_gpus(spec_or_params, gpu_counts=(1, 2, 4, 8, 16, 32, 64,
     ax = _new_axes(ax, size=(8, 5))
     for stage, strategy in enumerate(("ddp", "zero1", "zero2", "zero3")):
         gb = [sharded_training_memory(spec_or_params, n, strategy, **kwargs).total / GB for n in gpu_counts]
-        ax.plot(gpu_counts, gb, marker="o", color=PALETTE[stage], label=f"ZeRO-{stage}" + (" (plain data parallel)" if stage == 0 else ""))
+        label = f"ZeRO-{stage}" + (" (plain data parallel)" if stage == 0 else "")
+        ax.plot(gpu_counts, gb, marker="o", color=PALETTE[stage], label=label)
     card = get_gpu(gpu)
     ax.axhline(card.memory_bytes / GB, color="#B00020", linestyle="--")
     ax.text(gpu_counts[-1], card.memory_bytes / GB * 1.05, f"one {card.name}", color="#B00020", ha="right")
     name = getattr(spec_or_params, "name", None) or f"{spec_or_params / 1e9:g}B parameters"
     return _finish_line_chart(ax, gpu_counts, [str(n) for n in gpu_counts], "number of GPUs (data parallel, log scale)",
-                              "training memory per GPU, GB (log scale)", f"{name}: per-GPU memory by ZeRO stage", x_base=2)
+                              "training memory per GPU, GB (log scale)", f"{name}: per-GPU memory by ZeRO stage",
+                              x_base=2)
 
 
 def plot_finetune_comparison(results, ax=None):

@@ -7,14 +7,15 @@ Read once per process and cached; the returned objects are shared, so treat them
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(name: str) -> dict[str, Any]:
-    return json.loads(resources.files("llmmem").joinpath("data", "reference", name).read_text(encoding="utf-8"))
+    path = resources.files("llmmem").joinpath("data").joinpath("reference").joinpath(name)
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def models() -> list[dict[str, Any]]:

@@ -46,7 +46,8 @@ def serving_derivation() -> list[tuple[str, sp.Eq]]:
         ("4 bytes per 32-bit parameter, 20 % overhead", sp.Eq(M, plugged, evaluate=False)),
         ("simplified (bytes)", sp.Eq(M, simplified)),
         ("as a decimal (bytes)", sp.Eq(M, decimal, evaluate=False)),
-        ("in GB, with P in billions: the interview shortcut", sp.Eq(M_GB, sp.Float(per_billion / (P_b * Q), 2) * P_b * Q, evaluate=False)),
+        ("in GB, with P in billions: the interview shortcut",
+         sp.Eq(M_GB, sp.Float(per_billion / (P_b * Q), 2) * P_b * Q, evaluate=False)),
     ]
 
 
@@ -74,14 +75,14 @@ m_margin = sp.Symbol("m", nonnegative=True)  # safety margin: 0.2 = 20 %
 
 def training_seed_derivation() -> list[tuple[str, sp.Eq]]:
     """Seed 000's training estimate as it writes it: 4 x inference, plus gradients, plus optimizer states."""
-    S, M_inf, M_train, G, O, T = sp.symbols("S M_inf M_train G O M_total", positive=True)
+    S, M_inf, M_train, G, M_opt, T = sp.symbols("S M_inf M_train G O M_total", positive=True)
     total = 4 * P * b_param + P * b_param + k_states * P * b_param
     return [
         ("storage", sp.Eq(S, P * b_param)),
         ("inference memory", sp.Eq(M_inf, S)),
         ("training: 4 x inference", sp.Eq(M_train, 4 * M_inf)),
         ("plus gradients", sp.Eq(G, P * b_param)),
-        ("plus optimizer states", sp.Eq(O, k_states * P * b_param)),
+        ("plus optimizer states", sp.Eq(M_opt, k_states * P * b_param)),
         ("total, as the seed adds it", sp.Eq(T, sp.factor(total))),
         ("with a safety margin m", sp.Eq(T, sp.factor(total) * (1 + m_margin))),
     ]
@@ -108,7 +109,7 @@ def mixed_precision_adam_bytes() -> sp.Expr:
     return 2 * P + 2 * P + K * P
 
 
-# --------------------------------------------------------------------------- parameters of a dense decoder (Llama-style)
+# ---------------------------------------------------------------------- parameters of a dense decoder (Llama-style)
 
 # Shapes of a Llama-style decoder, as in transformers' modeling_llama.py: vocabulary V, hidden size h, L layers,
 # n_h query heads and n_kv key/value heads of width d, MLP width i, tied = 1 when lm_head shares the embedding.

@@ -39,7 +39,8 @@ def training_memory_seed(params, bytes_per_param=4, optimizer="adamw") -> Breakd
     """
     count = parse_count(params)
     if bytes_per_param not in SEED_BYTES_PER_PARAM or isinstance(bytes_per_param, bool):
-        raise ValueError(f"bytes_per_param must be one of 4, 2, 1, 0.5 (float32, bf16, int8, int4); got {bytes_per_param!r}")
+        raise ValueError(f"bytes_per_param must be one of 4, 2, 1, 0.5 (float32, bf16, int8, int4); "
+                         f"got {bytes_per_param!r}")
     key = _name(optimizer, "optimizer")
     if key not in SEED_OPTIMIZER_STATES:
         raise ValueError(f"the seed's process knows optimizers 'adamw' and 'sgd'; got {optimizer!r}")
@@ -98,7 +99,8 @@ def training_memory(spec_or_params, precision="mixed-bf16", optimizer="adamw", b
         parts["master_weights"] = master * count
     parts["gradients"] = grad * count
     parts["optimizer_states"] = optimizer_state_bytes(spec if spec else count, optimizer, state)
-    notes = [f"{precision}: {w} B weights{f' + {master} B master' if master else ''} + {grad} B gradients per parameter",
+    master_note = f" + {master} B master" if master else ""
+    notes = [f"{precision}: {w} B weights{master_note} + {grad} B gradients per parameter",
              f"{optimizer}: {_exact(Fraction(parts['optimizer_states'], count)):.4g} B of state per parameter"]
     if spec is not None:
         _check_positive(batch, "batch")

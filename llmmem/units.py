@@ -11,6 +11,9 @@ import math
 import re
 from decimal import Decimal, InvalidOperation
 from numbers import Real
+from typing import TypeVar
+
+_N = TypeVar("_N")
 
 GB = 10**9
 GiB = 2**30
@@ -45,7 +48,7 @@ def parse_count(value) -> int:
     elif isinstance(value, Real):
         if not math.isfinite(value):
             raise ValueError(f"a count must be finite; got {value!r}")
-        exact = Decimal(value) if isinstance(value, float) else Decimal(int(value))
+        exact = Decimal(value) if isinstance(value, float) else Decimal(int(math.trunc(value)))
     else:
         raise ValueError(f"a count must be a number or a string like '70B'; got {type(value).__name__}")
     if exact != exact.to_integral_value():
@@ -70,8 +73,8 @@ def parse_context(text) -> int:
     return int(match.group(1)) * _CONTEXT_SCALE[match.group(2).lower()]
 
 
-def check_bytes(n_bytes, what: str = "memory") -> float:
-    """`n_bytes` as a number, or a ValueError if it is not a finite, non-negative byte count."""
+def check_bytes(n_bytes: _N, what: str = "memory") -> _N:
+    """`n_bytes` unchanged, or a ValueError if it is not a finite, non-negative byte count."""
     if isinstance(n_bytes, bool) or not isinstance(n_bytes, Real):
         raise ValueError(f"{what} must be a number of bytes; got {n_bytes!r}")
     if not math.isfinite(n_bytes) or n_bytes < 0:

@@ -11,7 +11,8 @@ OUT = Path(__file__).resolve().parents[1] / "docs" / "serving_70b_breakdown.png"
 breakdown = llmmem.serving_breakdown("70B", bits=16)
 card = llmmem.get_gpu("A100-80GB")
 n = llmmem.gpus_needed(breakdown.total, gpu=card)
-ax = breakdown.plot(capacity_bytes=n * card.memory_bytes, capacity_label=f"{n} x {card.name} = {n * card.memory_bytes / 1e9:.1f} GB")
+capacity = n * card.memory_bytes
+ax = breakdown.plot(capacity_bytes=capacity, capacity_label=f"{n} x {card.name} = {capacity / 1e9:.1f} GB")
 ax.figure.savefig(OUT, dpi=110)
 plt.close(ax.figure)
 print(f"wrote {OUT.relative_to(OUT.parents[1])}")

@@ -100,8 +100,8 @@ def jupyter_env(tmp: Path) -> dict:
 
 @contextlib.contextmanager
 def running_server(cmd, ready_url: str, env: dict, log: Path, timeout: float = 60):
-    """Start a server, wait until `ready_url` answers (any HTTP status), and always stop it (its whole process group: kernels
-    included) on the way out."""
+    """Start a server, wait until `ready_url` answers (any HTTP status), and always stop it (its whole process group:
+    kernels included) on the way out."""
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
                                 start_new_session=True)

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from llmmem import Breakdown, GB
+from llmmem import GB, Breakdown
 
 
 def test_total_is_an_exact_int_when_every_component_is():

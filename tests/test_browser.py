@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import copy_notebooks, free_port, jupyter_env, running_server
+
 from llmmem import ModelSpec, format_bytes, gpus_needed, serving_memory
 
 pytestmark = pytest.mark.browser

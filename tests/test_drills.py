@@ -108,7 +108,8 @@ def test_check_accepts_within_tolerance_and_rejects_outside():
     assert not ok and "168.0 GB" in message and "6% off" in message
     ok, message = d.check("156.5")  # GiB written as GB
     assert not ok and "GiB" in message
-    assert d.check("lots") == (False, "cannot read 'lots' as an answer; write a number such as 168, '168 GB' or '156.5 GiB'")
+    assert d.check("lots") == (False, "cannot read 'lots' as an answer; "
+                                      "write a number such as 168, '168 GB' or '156.5 GiB'")
     assert not d.check("168 parsecs")[0]
 
 

@@ -81,6 +81,7 @@ def test_lora_count_equals_the_sympy_formula_per_matrix():
     from llmmem import symbolic as s
 
     per_matrix = s.lora_params_per_matrix().rhs
+    attention = ("q_proj", "k_proj", "v_proj", "o_proj")
     expected = sum(int(per_matrix.subs({s.LR_r: 16, s.LR_in: cols, s.LR_out: rows})) * n
-                   for name, rows, cols, n in LLAMA_8B.weight_matrices() if name in ("q_proj", "k_proj", "v_proj", "o_proj"))
+                   for name, rows, cols, n in LLAMA_8B.weight_matrices() if name in attention)
     assert lora_trainable_params(LLAMA_8B, 16, "attention") == expected

@@ -108,7 +108,7 @@ def test_hf_llama31_blog_table_and_its_inconsistencies():
     values = measurement("hf-llama31-kv-cache")["values"]
     tokens = (1024, 16_000, 128_000)
     for name, s in (("8B", L8), ("70B", L70)):
-        for printed, n in zip(values[name], tokens):
+        for printed, n in zip(values[name], tokens, strict=True):
             assert kv_cache_bytes(s, seq_len=n, fmt="fp16") / GiB == pytest.approx(printed, abs=0.006)
     # GB (10^9) does not reproduce it: 70B at 128,000 tokens is 41.9 GB, printed 39.06.
     assert kv_cache_bytes(L70, 128_000, fmt="fp16") / 1e9 == pytest.approx(41.94, abs=0.01)
@@ -118,7 +118,7 @@ def test_hf_llama31_blog_table_and_its_inconsistencies():
     # reference file's "finding" says the 1k cell is right; it is not: 0.984 = 2 x 0.492.)
     ours = [kv_cache_bytes(L405, seq_len=n, fmt="fp16") / GiB for n in tokens]
     assert ours[0] == pytest.approx(0.4922, abs=0.0001)
-    for printed, truth in zip(values["405B"], ours):
+    for printed, truth in zip(values["405B"], ours, strict=True):
         assert printed == pytest.approx(2 * truth, abs=0.005)
         assert abs(printed - truth) > 0.4 * truth
 

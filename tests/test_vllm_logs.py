@@ -177,5 +177,6 @@ def test_activation_estimate(run):
     predicted = prefill_activation_bytes(spec, VLLM_MAX_NUM_BATCHED_TOKENS, VLLM_MAX_NUM_SEQS, tp=tp,
                                          act_bytes=act_bytes) / GiB
     logged = run["values"]["activation_peak_GiB"]
-    print(f"\n{run['id']}: activations predicted {predicted:.2f} GiB, logged {logged} GiB ({predicted / logged - 1:+.1%})")
+    print(f"\n{run['id']}: activations predicted {predicted:.2f} GiB, logged {logged} GiB "
+          f"({predicted / logged - 1:+.1%})")
     assert predicted == pytest.approx(logged, rel=0.20 if spec.is_moe else 0.10)

@@ -48,13 +48,28 @@ import json  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
 
 from llmmem import (  # noqa: E402
+    ModelSpec,
+    format_bytes,
+    inference_memory,
+    lora_memory,
+    max_context,
+    qlora_memory,
     reference,
-    ModelSpec, format_bytes, inference_memory, lora_memory, max_context, qlora_memory, serving_breakdown,
-    sharded_training_memory, training_memory, weight_bytes,
+    serving_breakdown,
+    sharded_training_memory,
+    training_memory,
+    weight_bytes,
 )
 from llmmem.widgets import (  # noqa: E402
-    BY_SIZE, CALCULATORS, UPLOADED, FinetuneCalculator, InferenceCalculator, ManyGPUCalculator, TrainingCalculator,
+    BY_SIZE,
+    CALCULATORS,
+    UPLOADED,
+    FinetuneCalculator,
+    InferenceCalculator,
+    ManyGPUCalculator,
+    TrainingCalculator,
 )
+
 
 def _upload(calc, content: bytes, name="config.json"):
     """What ipywidgets 8's FileUpload puts in `.value` when a file is chosen in the browser."""
@@ -87,7 +102,8 @@ def test_inference_calculator_matches_llmmem():
     calc.seq_len.value, calc.batch.value, calc.tp.value, calc.gpu.value = "32K", "4", 4, "H100-80GB"
     spec = ModelSpec.from_catalog("llama-3.1-70b")
     options = dict(weights="fp8", kv_cache="fp8", tp=4)
-    expected = inference_memory(spec, batch=4, seq_len=32_768, **options)  # "32K" = 32 x 1024 tokens, as model cards mean context
+    # "32K" = 32 x 1024 tokens, as model cards mean context
+    expected = inference_memory(spec, batch=4, seq_len=32_768, **options)
     assert calc.breakdown == expected and calc.error is None
     assert calc.summary().startswith(f"{format_bytes(expected.total)} per GPU (TP=4): fits on one H100-80GB")
     longest = max_context(spec, "H100-80GB", batch=4, **options)
