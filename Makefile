@@ -1,4 +1,4 @@
-# The two commands: `make lab` opens the kit, `make test` runs every test.
+# The two commands: `make lab` opens the kit, `make test` runs every test (after `make lint`).
 # Both create .venv when it is missing and install the kit into it (editable, with its test extra).
 PYTHON ?= python3
 VENV   := .venv
@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 
-.PHONY: lab app test bench notebooks figures measure html clean
+.PHONY: lab app lint test bench notebooks figures measure html clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,13 @@ app: $(STAMP)
 	@echo "Calculators: http://127.0.0.1:$(APP_PORT)/  (Ctrl+C to stop)"
 	$(BIN)/voila notebooks/calculator.ipynb --no-browser --Voila.ip=127.0.0.1 --port=$(APP_PORT)
 
-test: $(STAMP)
+# ruff (E, W, F, I, UP, B at 120 columns) and mypy on llmmem, both configured in pyproject.toml.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# Lint first: a lint or type error fails `make test` before the (slower) tests run.
+test: lint
 	$(BIN)/python -m pytest $(NBVAL) tests notebooks
 
 # Timings of one estimate and of `import llmmem` (not part of `make test`).
