@@ -44,9 +44,10 @@ measure: $(STAMP)
 	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[measure]'
 	$(BIN)/python -m llmmem.measure --out notebooks/data/measured.csv
 
-# Re-execute every notebook top to bottom in a fresh kernel and store its outputs.
+# Re-execute every notebook top to bottom in a fresh kernel and store its outputs, reproducibly: stable widget
+# ids and no timestamps, so an unchanged checkout stays unchanged (scripts/execute_notebooks.py says how).
 notebooks: $(STAMP)
-	$(BIN)/jupyter nbconvert --to notebook --execute --inplace notebooks/[0-9]*.ipynb
+	$(BIN)/python scripts/execute_notebooks.py notebooks/[0-9]*.ipynb notebooks/calculator.ipynb
 
 # The README's picture, drawn by the kit itself.
 figures: $(STAMP)
