@@ -15,14 +15,16 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[test]'
 	touch $(STAMP)
 
+# As root too (--allow-root only then), printing the address the server really took; Ctrl-C stops it cleanly.
+# LAB_ARGS: more `jupyter lab` options, e.g. LAB_ARGS="--no-browser --port=9999".
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/python scripts/launch.py lab $(LAB_ARGS)
 
-# The calculators as a no-code web page (Voila hides the code): open the printed address in a browser.
+# The calculators as a no-code web page (Voila hides the code): open the address it prints (read from Voila's
+# own log: Voila moves on to the next port when 8866 is taken). APP_ARGS: more Voila options.
 APP_PORT ?= 8866
 app: $(STAMP)
-	@echo "Calculators: http://127.0.0.1:$(APP_PORT)/  (Ctrl+C to stop)"
-	$(BIN)/voila notebooks/calculator.ipynb --no-browser --Voila.ip=127.0.0.1 --port=$(APP_PORT)
+	$(BIN)/python scripts/launch.py app --port=$(APP_PORT) $(APP_ARGS)
 
 # ruff (E, W, F, I, UP, B at 120 columns) and mypy on llmmem, both configured in pyproject.toml.
 lint: $(STAMP)
