@@ -53,7 +53,7 @@ notebooks: $(STAMP)
 
 # The README's picture, drawn by the kit itself.
 figures: $(STAMP)
-	MPLBACKEND=Agg $(BIN)/python scripts/make_readme_figure.py
+	$(BIN)/python scripts/make_readme_figure.py
 
 # Every notebook as a static HTML page for a class, readable offline: build/html/ (git-ignored), with MathJax
 # copied beside the pages (from the jupyter-server-mathjax package) instead of loaded from a CDN.

@@ -20,3 +20,18 @@ def test_the_picture_and_the_linked_notebooks_exist():
 def test_the_python_examples_run():
     for block in re.findall(r"```python\n(.*?)```", README, re.S):
         exec(compile(block, "README.md", "exec"), {})
+
+
+def test_the_picture_is_what_make_figures_draws(tmp_path):
+    """The README's picture is the kit's current drawing, not a stale one (compared pixel by pixel, with a small
+    tolerance for font rendering on another machine): after a change to the plots, run `make figures`."""
+    import importlib.util
+
+    from matplotlib.testing.compare import compare_images
+
+    spec = importlib.util.spec_from_file_location("make_readme_figure", ROOT / "scripts" / "make_readme_figure.py")
+    figure = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(figure)
+    fresh = figure.draw(tmp_path / "fresh.png")
+    assert compare_images(str(ROOT / "docs" / "serving_70b_breakdown.png"), str(fresh), tol=2) is None, \
+        "docs/serving_70b_breakdown.png is stale: run `make figures`"
