@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 
-.PHONY: lab app lint test bench notebooks figures measure html clean
+.PHONY: lab app lint test test-all bench notebooks figures measure html clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,18 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest $(NBVAL) tests notebooks
 
+# The `measure` extra (PyTorch on the CPU, transformers, peft), pinned to the versions the activation accounting
+# was read from; without it `make test` skips the cross-checks against PyTorch (tests/test_measure.py and others).
+MEASURE_PINS := torch==2.13.0 transformers==5.23.0 peft==0.21.2
+MEASURE_STAMP := $(VENV)/.measure-installed
+$(MEASURE_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[test,measure]' $(MEASURE_PINS)
+	touch $(MEASURE_STAMP)
+
+# Everything CI runs: `make test` with the PyTorch cross-checks too (the CPU build of torch: ~750 MB installed).
+test-all: $(MEASURE_STAMP)
+	$(MAKE) test
+
 # Timings of one estimate and of `import llmmem` (not part of `make test`).
 bench: $(STAMP)
 	$(BIN)/python -m pytest tests/test_benchmarks.py tests/test_widget_benchmarks.py --benchmark-enable -q
@@ -42,8 +54,7 @@ bench: $(STAMP)
 
 # Measure memory with PyTorch on this machine (CPU, or the GPU if there is one) and store it for notebook 06;
 # rows of other devices already in the file are kept. Needs the `measure` extra (torch, transformers).
-measure: $(STAMP)
-	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[measure]'
+measure: $(MEASURE_STAMP)
 	$(BIN)/python -m llmmem.measure --out notebooks/data/measured.csv
 
 # Re-execute every notebook top to bottom in a fresh kernel and store its outputs, reproducibly: stable widget
