@@ -31,9 +31,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# Lint first: a lint or type error fails `make test` before the (slower) tests run.
+# Lint first: a lint or type error fails `make test` before the (slower) tests run. The tests run under coverage,
+# the notebooks' kernels too ([tool.coverage] in pyproject.toml), and end with the line coverage of llmmem, which
+# must not fall under the floor set there.
 test: lint
-	$(BIN)/python -m pytest $(NBVAL) tests notebooks
+	rm -rf .coverage && mkdir .coverage
+	$(BIN)/coverage run -m pytest $(NBVAL) tests notebooks
+	$(BIN)/coverage combine -q
+	$(BIN)/coverage report
 
 # The `measure` extra (PyTorch on the CPU, transformers, peft), pinned to the versions the activation accounting
 # was read from; without it `make test` skips the cross-checks against PyTorch (tests/test_measure.py and others).
