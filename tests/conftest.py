@@ -34,6 +34,7 @@ def _under_ci() -> bool:
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "browser: drives a real Chromium through Playwright (Voila, JupyterLab)")
+    _let_nbval_kernels_exit_under_coverage()
     # `make test` skips the cross-checks against PyTorch when the `measure` extra is missing (the README says so);
     # CI must run them, so there a missing torch stops the run instead of skipping silently.
     if _under_ci():
@@ -43,6 +44,23 @@ def pytest_configure(config):
         if missing:
             raise pytest.UsageError(f"CI runs every test, but {', '.join(missing)} is missing: run `make test-all`")
 
+
+def _let_nbval_kernels_exit_under_coverage() -> None:
+    """Under `coverage run` (`make test`), let each notebook's kernel exit normally, so coverage, which runs in the
+    kernel through its subprocess patch ([tool.coverage.run] in pyproject.toml), writes what the notebook
+    exercised. nbval stops kernels with `shutdown_kernel(now=True)`, a SIGKILL that loses that data; a shutdown
+    request ends the kernel just as surely, in well under a second. (This conftest is loaded for `pytest tests
+    notebooks`, the command `make test` runs.)"""
+    if "COVERAGE_PROCESS_CONFIG" not in os.environ:
+        return
+    from nbval.kernel import RunningKernel
+
+    def stop(self):
+        self.kc.stop_channels()
+        self.km.shutdown_kernel(now=False)
+        del self.km
+
+    RunningKernel.stop = stop
 
 def _missing_browser() -> str | None:
     if not os.access(CHROMIUM, os.X_OK):
