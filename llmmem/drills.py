@@ -6,8 +6,10 @@ follow-ups, as an interviewer does: start with the weights, add the KV cache (gr
 add a long context, then training. Every number in a question's answer and solution comes from a call
 into llmmem; this module only picks inputs and words.
 
-Kinds: serving, gpus, kv_cache, training, lora, qlora (when `llmmem.finetune` is there), zero (when
-`llmmem.parallel` is there), erratum (what is wrong with a seed article's answer).
+Kinds (what `kinds()` lists and `generate(kind=...)` takes): serving, gpus, kv_cache, training, lora (when
+`llmmem.finetune` is there: trainable parameters, then follow-ups "lora_memory" and "qlora"), zero (when
+`llmmem.parallel` is there), erratum (what is wrong with a source article's answer). A drill's `kind` is the
+kind that generated it; its follow-ups carry their own kinds.
 """
 
 from __future__ import annotations
@@ -264,15 +266,15 @@ def lora_drill(model="llama-3.1-8b", rank=16, targets="attention", batch=1, seq_
     b = lora_memory(spec, rank=rank, targets=targets, batch=batch, seq_len=seq_len)
     q = qlora_memory(spec, batch=batch, seq_len=seq_len)
     return Drill(
-        "lora_params",
+        "lora",
         f"LoRA rank {rank} on the {targets} projections of {model}: how many trainable parameters?",
         trainable, "parameters", COUNT_TOLERANCE,
         f"rank x (rows + cols) for each targeted matrix = {trainable:,} "
         f"({100 * trainable / spec.num_params():.2f} % of the model).",
         {"model": model, "rank": rank, "targets": targets},
         (
-            Drill("lora", f"Memory to fine-tune it that way (bf16 frozen base, fp32 adapters, AdamW, batch {batch} "
-                  f"x {_tokens(seq_len)})?", b.total, "bytes", BYTES_TOLERANCE, _sum_line(b),
+            Drill("lora_memory", "Memory to fine-tune it that way (bf16 frozen base, fp32 adapters, AdamW, "
+                  f"batch {batch} x {_tokens(seq_len)})?", b.total, "bytes", BYTES_TOLERANCE, _sum_line(b),
                   {"model": model, "rank": rank, "targets": targets, "batch": batch, "seq_len": seq_len}),
             Drill("qlora", "And with QLoRA (NF4 base with double quantization, rank 64 on all linear layers, "
                   "paged 8-bit AdamW, checkpointing)?", q.total, "bytes", BYTES_TOLERANCE, _sum_line(q),

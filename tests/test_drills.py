@@ -43,10 +43,10 @@ def _recompute(d):
         return training_memory(spec, batch=p["batch"], seq_len=p["seq_len"], recompute=p["recompute"]).total
     if d.kind == "erratum":
         return training_memory(p["size"], precision=p["precision"], optimizer="adamw", overhead_bytes=0).total
-    if d.kind == "lora_params":
+    if d.kind == "lora":
         from llmmem.finetune import lora_trainable_params
         return lora_trainable_params(spec, p["rank"], p["targets"])
-    if d.kind == "lora":
+    if d.kind == "lora_memory":
         from llmmem.finetune import lora_memory
         return lora_memory(spec, rank=p["rank"], targets=p["targets"], batch=p["batch"], seq_len=p["seq_len"]).total
     if d.kind == "qlora":
@@ -138,3 +138,9 @@ def test_answer_box_writes_the_verdict_into_html():
     assert box.ok is False and "Not quite" in box.result.value
     box.answer.value = "156.5 GiB"  # typing into the box (observe) checks it too
     assert box.ok and "156.5 GiB" in box.result.value
+
+
+def test_every_listed_kind_generates_a_drill_of_that_kind():
+    """`kinds()` and the drills agree on names: asking for a kind gives a drill that reports that kind."""
+    for kind in drills.kinds():
+        assert drills.generate(3, kind=kind).kind == kind

@@ -80,9 +80,12 @@ def test_make_lab_serves_jupyterlab_and_stops_on_ctrl_c(tmp_path):
     log: list = []
     try:
         url = _address(proc, lines, log)
-        assert f":{port}/lab" in url
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={TOKEN}", timeout=10) as r:
-            assert r.status == 200 and "started" in r.read().decode()
+        assert f":{port}/lab" in url, "".join(log)
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={TOKEN}", timeout=10) as r:
+                assert r.status == 200 and "started" in r.read().decode()
+        except urllib.error.URLError as e:
+            raise AssertionError(f"{e} after the address was printed:\n{''.join(log)}") from None
         _ctrl_c(proc, port)
     finally:
         _stop(proc)
