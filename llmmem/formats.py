@@ -30,6 +30,8 @@ from math import ceil
 
 from .model import ModelSpec
 from .units import parse_count
+from .validation import WrongTypeError, quote
+from .validation import name as _text_name
 
 __all__ = [
     "WeightFormat",
@@ -212,16 +214,25 @@ def _gguf_names() -> list[str]:
 
 def _normalize(fmt) -> str:
     if not isinstance(fmt, str):
-        raise ValueError(f"a weight format is a name like 'bf16', 'int4' or 'q4_k_m'; got {fmt!r}")
-    key = fmt.strip().lower().replace("-", "_")
+        raise WrongTypeError(f"a weight format is a name like 'bf16', 'int4' or 'q4_k_m'; got {quote(fmt)}")
+    key = _text_name(fmt, "a weight format", "bf16").replace("-", "_")
     return _ALIASES.get(key, key)
+
+
+def canonical_format(fmt) -> str:
+    """The one name of a weight format: case-insensitive, '-' = '_', aliases resolved ('FP32', 'float32' ->
+    'fp32'); ValueError for an unknown name. Every estimate compares formats by this name only."""
+    key = _normalize(fmt)
+    if key not in FORMATS and key not in GGUF_FILE_TYPES:
+        raise _unknown(fmt)
+    return key
 
 
 def _unknown(fmt) -> ValueError:
     known = format_names()
     close = difflib.get_close_matches(_normalize(fmt), known + list(_ALIASES), n=3, cutoff=0.6)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    return ValueError(f"unknown weight format {fmt!r}.{hint} Known formats: {', '.join(known)}")
+    return ValueError(f"unknown weight format {quote(fmt)}.{hint} Known formats: {', '.join(known)}")
 
 
 def get_format(fmt) -> WeightFormat:
@@ -234,7 +245,7 @@ def get_format(fmt) -> WeightFormat:
         return FORMATS[key]
     if key in GGUF_FILE_TYPES:
         raise ValueError(
-            f"{fmt!r} is a llama.cpp file type that mixes block types tensor by tensor, so it has no "
+            f"{quote(fmt)} is a llama.cpp file type that mixes block types tensor by tensor, so it has no "
             f"single bits-per-weight; pass a ModelSpec (weight_bytes(spec, {key!r}) or "
             f"bits_per_weight({key!r}, spec)), or use the pure block type {GGUF_FILE_TYPES[key]!r}"
         )
