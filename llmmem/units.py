@@ -12,7 +12,7 @@ import re
 from decimal import Decimal
 from fractions import Fraction
 from numbers import Integral, Real
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .validation import MAX_COUNT, MAX_TEXT, MAX_TOKENS, WrongTypeError, check_tokens, quote
 
@@ -59,12 +59,13 @@ def parse_count(value, what: str = "a count", maximum: int = MAX_COUNT) -> int:
     elif isinstance(value, Integral):
         exact = Fraction(int(value))
     else:
-        if isinstance(value, Decimal) and not value.is_finite() or isinstance(value, Real) and not math.isfinite(value):
+        number: Any = value
+        if isinstance(number, Decimal) and not number.is_finite() or not math.isfinite(number):
             raise ValueError(f"{what} must be finite; got {quote(value)}")
-        if abs(value) > maximum:
+        if abs(number) > maximum:
             raise ValueError(f"{what} must be at most {maximum:,}; got {quote(value)}")
         try:
-            exact = Fraction(value)
+            exact = Fraction(number)
         except (TypeError, ValueError, OverflowError):
             raise ValueError(f"cannot read {quote(value)} as {what}") from None
     if exact.denominator != 1:

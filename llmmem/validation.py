@@ -148,15 +148,16 @@ def check_parallel(value: Any, what: str) -> int:
 
 
 def check_real(value: Any, what: str, minimum: float | None = None, maximum: float | None = None,
-               open_min: bool = False, open_max: bool = False, accepted: str = "") -> float | int | Fraction:
+               open_min: bool = False, open_max: bool = False, accepted: str = "") -> Any:
     """A finite real number within the bounds (open or closed), returned unchanged; not bool, not a string."""
     if isinstance(value, bool) or not isinstance(value, Real):
         raise WrongTypeError(f"{what} must be a number{accepted and f' ({accepted})'}; got {quote(value)} "
-                        f"({type(value).__name__})")
-    if not math.isfinite(value):
+                             f"({type(value).__name__})")
+    number: Any = value
+    if not math.isfinite(number):
         raise ValueError(f"{what} must be finite; got {quote(value)}")
-    low = minimum is not None and (value <= minimum if open_min else value < minimum)
-    high = maximum is not None and (value >= maximum if open_max else value > maximum)
+    low = minimum is not None and (number <= minimum if open_min else number < minimum)
+    high = maximum is not None and (number >= maximum if open_max else number > maximum)
     if low or high:
         left = "(" if open_min else "["
         right = ")" if open_max else "]"
@@ -165,7 +166,7 @@ def check_real(value: Any, what: str, minimum: float | None = None, maximum: flo
     return value
 
 
-def check_fraction(value: Any, what: str, open_min: bool = False, open_max: bool = False) -> float | int | Fraction:
+def check_fraction(value: Any, what: str, open_min: bool = False, open_max: bool = False) -> Any:
     """A share between 0 and 1 (``open_min``/``open_max`` exclude the ends), e.g. a GPU memory utilization."""
     return check_real(value, what, 0, 1, open_min=open_min, open_max=open_max)
 
