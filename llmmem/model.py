@@ -29,6 +29,8 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
 
+from .validation import MAX_TEXT, WrongTypeError, quote, spec_fields
+
 __all__ = ["ModelSpec", "SUPPORTED_MODEL_TYPES", "catalog_names"]
 
 # Types whose attention is one fused query_key_value / c_attn / qkv_proj Linear in transformers.
@@ -87,6 +89,11 @@ class ModelSpec:
 
     source: str = ""  # where the spec came from: a file path, "dict", a catalog entry, ...
 
+    def __post_init__(self) -> None:
+        # No path can build an absurd spec: sizes bounded and positive, heads dividing (llmmem.validation).
+        for key, value in spec_fields(self).items():
+            object.__setattr__(self, key, value)
+
     # ------------------------------------------------------------------ construction
 
     @classmethod
@@ -101,13 +108,19 @@ class ModelSpec:
         model_type = config.get("model_type")
         if model_type is None:
             raise ValueError(f"config has no 'model_type'; supported types: {', '.join(SUPPORTED_MODEL_TYPES)}")
+        if not isinstance(model_type, str):
+            raise WrongTypeError(f"config 'model_type' must be a string such as 'llama'; got {quote(model_type)}")
+        if name is not None and not isinstance(name, str):
+            raise WrongTypeError(f"name must be a string; got {quote(name)}")
         reader = _READERS.get(model_type)
         if reader is None:
             raise ValueError(
-                f"unsupported model_type {model_type!r}; supported types: {', '.join(SUPPORTED_MODEL_TYPES)}"
+                f"unsupported model_type {quote(model_type)}; supported types: {', '.join(SUPPORTED_MODEL_TYPES)}"
             )
         fields = reader(_Config(config, model_type))
         spec_name = name or config.get("_name_or_path") or model_type
+        if not isinstance(spec_name, str) or len(spec_name) > MAX_TEXT:
+            spec_name = model_type  # a non-string or absurd '_name_or_path' is only a label: not worth failing
         return cls(name=spec_name, model_type=model_type, source=source, **fields)
 
     @classmethod
@@ -329,16 +342,17 @@ def _load_config(cfg: Mapping[str, Any] | str | os.PathLike) -> tuple[dict, str]
     if os.path.isdir(path):
         path = os.path.join(path, "config.json")
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"no config.json at {path!r}")
-    with open(path, encoding="utf-8") as f:
-        try:
-            config = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path} is not valid JSON: {e}") from None
+        raise FileNotFoundError(f"no config.json at {quote(path)}")
+    from .checkpoint import read_json_file  # regular files only, size and nesting bounded
+
+    config = read_json_file(path, MAX_CONFIG_BYTES, "config.json")
     if not isinstance(config, dict):
         raise ValueError(f"{path} must hold a JSON object; got {type(config).__name__}")
     return config, path
 
+
+# A real config.json is a few kB (DeepSeek-V3's is 1.7 kB); 10 MB is far above any of them.
+MAX_CONFIG_BYTES = 10_000_000
 
 _REQUIRED = object()
 
@@ -379,13 +393,13 @@ class _Config:
         value = self.config.get(key, default)
         value = 0 if value is None else value
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"config key {key!r} must be a non-negative integer; got {value!r}")
+            raise ValueError(f"config key {key!r} must be a non-negative integer; got {quote(value)}")
         return value
 
     def flag(self, key: str, default: bool) -> bool:
         value = self.config.get(key, default)
         if not isinstance(value, bool):
-            raise ValueError(f"config key {key!r} must be true or false; got {value!r}")
+            raise ValueError(f"config key {key!r} must be true or false; got {quote(value)}")
         return value
 
     def head_dim(self, hidden_size: int, num_heads: int, default: int | None = None) -> int:
@@ -421,7 +435,7 @@ class _Config:
 
 def _positive_int(key: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"config key {key!r} must be a positive integer; got {value!r}")
+        raise ValueError(f"config key {key!r} must be a positive integer; got {quote(value)}")
     return value
 
 

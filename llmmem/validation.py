@@ -220,3 +220,68 @@ def canonical_kv_format(fmt: Any) -> str:
         raise ValueError(f"unknown KV-cache format {quote(fmt)}; accepted: {', '.join(_KV_ALIASES)} "
                          f"(or {', '.join(a for aliases in _KV_ALIASES.values() for a in aliases)})")
     return _KV_LOOKUP[key]
+
+
+# ---------------------------------------------------------------------------------------------- model specs
+
+_SIZE_FIELDS = ("vocab_size", "hidden_size", "num_heads", "num_kv_heads", "head_dim")
+_WIDTH_FIELDS = ("intermediate_size", "learned_positions", "moe_intermediate_size",
+                 "shared_experts_intermediate_size", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim",
+                 "v_head_dim")
+_FLAG_FIELDS = ("tie_embeddings", "qk_norm", "embedding_norm", "qkv_bias", "o_bias", "mlp_bias")
+_WIDTH_REASON = "400x the widest real vocabulary or MLP"
+
+
+def spec_fields(spec: Any) -> dict[str, Any]:
+    """The fields of a ModelSpec-like object checked and normalised; returns the ones to replace.
+
+    Sizes are whole numbers within the ranges above (layers <= 10,000), heads divide evenly, per-layer index
+    lists name existing layers, flags are bools, kinds are known. numpy integers become ``int`` and lists
+    become tuples (so the spec stays hashable). Raises ValueError naming the field.
+    """
+    fixed: dict[str, Any] = {}
+    for field in ("name", "model_type", "source"):
+        value = getattr(spec, field)
+        if not isinstance(value, str):
+            raise WrongTypeError(f"ModelSpec.{field} must be a string; got {quote(value)}")
+    fixed["num_layers"] = check_int(spec.num_layers, "ModelSpec.num_layers", 1, MAX_LAYERS,
+                                    "60x the deepest published LLM; more only costs time and memory")
+    for field in _SIZE_FIELDS:
+        fixed[field] = check_int(getattr(spec, field), f"ModelSpec.{field}", 1, MAX_DIM, _WIDTH_REASON)
+    for field in _WIDTH_FIELDS:
+        fixed[field] = check_int(getattr(spec, field), f"ModelSpec.{field}", 0, MAX_DIM, _WIDTH_REASON)
+    fixed["norms_per_layer"] = check_int(spec.norms_per_layer, "ModelSpec.norms_per_layer", 0, 64,
+                                         "real blocks have 1 to 4")
+    fixed["num_experts"] = check_int(spec.num_experts, "ModelSpec.num_experts", 0, MAX_EXPERTS,
+                                     "260x DeepSeek-V3's 256 routed experts")
+    fixed["experts_per_token"] = check_int(spec.experts_per_token, "ModelSpec.experts_per_token", 0,
+                                           fixed["num_experts"], "a token cannot use more experts than exist")
+    for field in ("q_lora_rank", "sliding_window"):
+        value = getattr(spec, field)
+        if value is not None:
+            fixed[field] = check_int(value, f"ModelSpec.{field}", 1, MAX_DIM if field == "q_lora_rank" else MAX_TOKENS)
+    for field in _FLAG_FIELDS:
+        if not isinstance(getattr(spec, field), bool):
+            raise WrongTypeError(f"ModelSpec.{field} must be True or False; got {quote(getattr(spec, field))}")
+    if spec.mlp_kind not in ("gated", "plain"):
+        raise ValueError(f"ModelSpec.mlp_kind must be 'gated' or 'plain'; got {quote(spec.mlp_kind)}")
+    if spec.norm_kind not in ("rmsnorm", "layernorm"):
+        raise ValueError(f"ModelSpec.norm_kind must be 'rmsnorm' or 'layernorm'; got {quote(spec.norm_kind)}")
+    layers = fixed["num_layers"]
+    for field in ("moe_layers", "sliding_window_layers"):
+        value = getattr(spec, field)
+        if not isinstance(value, (tuple, list)) or len(value) > layers:
+            raise ValueError(f"ModelSpec.{field} must be a tuple of at most {layers} layer indices; got {quote(value)}")
+        indices = tuple(check_int(i, f"ModelSpec.{field} entry", 0, layers - 1, f"the model has {layers} layers")
+                        for i in value)
+        if len(set(indices)) != len(indices):
+            raise ValueError(f"ModelSpec.{field} lists a layer twice")
+        fixed[field] = indices
+    if fixed["num_heads"] % fixed["num_kv_heads"]:
+        raise ValueError(f"ModelSpec.num_kv_heads ({fixed['num_kv_heads']}) must divide num_heads "
+                         f"({fixed['num_heads']})")
+    if fixed["moe_layers"] and not (fixed["num_experts"] and fixed["experts_per_token"]):
+        raise ValueError("ModelSpec.moe_layers needs num_experts >= 1 and experts_per_token >= 1")
+    if len(fixed["moe_layers"]) < layers and not fixed["intermediate_size"]:
+        raise ValueError("ModelSpec.intermediate_size must be positive: the model has dense MLP layers")
+    return {k: v for k, v in fixed.items() if getattr(spec, k) is not v}
