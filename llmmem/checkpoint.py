@@ -131,7 +131,7 @@ def parse_json_text(raw: bytes, what: str) -> Any:
     except UnicodeDecodeError:
         raise ValueError(f"{what} is not UTF-8 text, so not JSON (nothing of it is shown)") from None
     if not _json_depth_ok(text):
-        raise ValueError(f"{what} is not valid JSON, or nests more than {MAX_JSON_DEPTH} deep (brackets do not balance)")
+        raise ValueError(f"{what} is not valid JSON, or nests more than {MAX_JSON_DEPTH} deep (unbalanced brackets)")
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:  # its message gives a position, never the content
