@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import importlib.util
+import math
 import random
 import re
 from dataclasses import dataclass, field, replace
@@ -24,6 +25,7 @@ from .inference import inference_memory, kv_cache_bytes, kv_cache_bytes_per_toke
 from .model import ModelSpec
 from .training import training_memory, training_memory_seed
 from .units import GB, GiB, MiB, format_bytes, format_count, parse_count
+from .validation import quote
 
 # Dense models with standard attention and no sliding window, so "KV per token x tokens" is the whole story.
 KV_MODELS = ("llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b", "llama-3.2-3b", "qwen2.5-7b", "qwen2.5-72b",
@@ -75,17 +77,20 @@ class Drill:
         if isinstance(user_value, (int, float)):
             number, unit = float(user_value), ""
         else:
-            match = _VALUE.match(str(user_value).replace(",", "").replace("_", ""))
+            text = str(user_value)[:201]
+            match = _VALUE.match(text.replace(",", "").replace("_", "")) if len(text) <= 200 else None
             if not match:
-                raise ValueError(f"cannot read {user_value!r} as an answer; write a number such as 168, '168 GB' "
+                raise ValueError(f"cannot read {quote(user_value)} as an answer; write a number such as 168, '168 GB' "
                                  "or '156.5 GiB'")
             number, unit = float(match.group(1)), match.group(2).lower()
+        if not math.isfinite(number) or number > 1e30:  # float('1e400') is inf: not an answer anyone means
+            raise ValueError(f"an answer must be a finite number (at most 1e30); got {quote(user_value)}")
         if self.unit == "GPUs":
             if unit not in ("", "gpu", "gpus") or number != int(number):
-                raise ValueError(f"the answer is a whole number of GPUs; got {user_value!r}")
+                raise ValueError(f"the answer is a whole number of GPUs; got {quote(user_value)}")
             return number
         if unit and unit not in _UNITS:
-            raise ValueError(f"unknown unit {unit!r}; use B, MB, GB, TB, MiB, GiB or TiB")
+            raise ValueError(f"unknown unit {quote(unit, 20)}; use B, MB, GB, TB, MiB, GiB or TiB")
         return number * _UNITS[unit or self.default_unit]
 
     @property

@@ -30,7 +30,7 @@ from math import ceil
 
 from .model import ModelSpec
 from .units import parse_count
-from .validation import WrongTypeError, quote
+from .validation import MAX_TEXT, WrongTypeError, listing, quote
 from .validation import name as _text_name
 
 __all__ = [
@@ -230,9 +230,11 @@ def canonical_format(fmt) -> str:
 
 def _unknown(fmt) -> ValueError:
     known = format_names()
-    close = difflib.get_close_matches(_normalize(fmt), known + list(_ALIASES), n=3, cutoff=0.6)
+    key = _normalize(fmt) if isinstance(fmt, str) and len(fmt) <= MAX_TEXT else ""
+    close = difflib.get_close_matches(key, known + list(_ALIASES), n=3, cutoff=0.6) if key else []
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    return ValueError(f"unknown weight format {quote(fmt)}.{hint} Known formats: {', '.join(known)}")
+    return ValueError(f"unknown weight format {quote(fmt, 40)}.{hint} Known formats: "
+                      f"{listing(known, 10, 'llmmem.format_names()')}")
 
 
 def get_format(fmt) -> WeightFormat:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
 
-from .validation import MAX_TEXT, WrongTypeError, quote, spec_fields
+from .validation import MAX_TEXT, WrongTypeError, listing, quote, spec_fields
 
 __all__ = ["ModelSpec", "SUPPORTED_MODEL_TYPES", "catalog_names"]
 
@@ -131,13 +131,14 @@ class ModelSpec:
         Each entry keeps the model's Hugging Face ``config.json`` and where it was read (``llmmem/data/models.json``).
         """
         if not isinstance(name, str):
-            raise ValueError(f"name must be a string such as 'llama-3.1-70b'; got {type(name).__name__}")
+            raise WrongTypeError(f"name must be a string such as 'llama-3.1-70b'; got {type(name).__name__}")
         models = _catalog()["models"]
         key = name.strip().lower()
         if key not in models:
-            close = difflib.get_close_matches(key, list(models), n=3, cutoff=0.5)
+            close = difflib.get_close_matches(key, list(models), n=3, cutoff=0.5) if len(key) <= MAX_TEXT else []
             hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
-            raise ValueError(f"no model {name!r} in the catalog; {hint}known names: {', '.join(models)}")
+            raise ValueError(f"no model {quote(name, 40)} in the catalog; {hint}known names: "
+                             f"{listing(models, 6, 'llmmem models')}")
         return replace(cls.from_hf_config(models[key]["config"], name=key), source=f"catalog:{key}")
 
     # ------------------------------------------------------------------ parameter counts

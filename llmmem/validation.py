@@ -28,8 +28,9 @@ from typing import Any
 
 __all__ = [
     "MAX_BATCH", "MAX_COUNT", "MAX_DIM", "MAX_EXPERTS", "MAX_LAYERS", "MAX_PARALLEL", "MAX_PARAMS", "MAX_TEXT",
-    "MAX_TOKENS", "QUOTE_CHARS", "WrongTypeError", "canonical_kv_format", "check_batch", "check_fraction", "check_int",
-    "check_nonneg", "check_parallel", "check_positive", "check_real", "check_tokens", "choice", "name", "quote",
+    "MAX_TOKENS", "QUOTE_CHARS", "WrongTypeError", "canonical_kv_format", "check_batch", "check_fraction",
+    "check_int", "check_nonneg", "check_parallel", "check_positive", "check_real", "check_tokens", "choice",
+    "listing", "name", "quote", "spec_fields",
 ]
 
 
@@ -104,6 +105,15 @@ def quote(value: Any, limit: int = QUOTE_CHARS) -> str:
     if len(text) > limit:
         return text[: limit - 3] + "..."
     return text
+
+
+def listing(names, limit: int = 8, where: str = "") -> str:
+    """'a, b, c' for a few names; the first ``limit`` and 'and N more' (``where`` tells where to see them all)."""
+    names = list(names)
+    if len(names) <= limit:
+        return ", ".join(names)
+    more = f" ({where})" if where else ""
+    return f"{', '.join(names[:limit])} and {len(names) - limit} more{more}"
 
 
 # ---------------------------------------------------------------------------------------------- numbers
@@ -194,7 +204,7 @@ def choice(value: Any, allowed: tuple | Mapping, what: str) -> str:
     options = tuple(allowed)
     key = name(value, what, options[0] if options else "")
     if key not in options:
-        raise ValueError(f"unknown {what} {quote(value)}; choose one of {', '.join(options)}")
+        raise ValueError(f"unknown {what} {quote(value)}; choose one of {listing(options, 12)}")
     return key
 
 
@@ -218,7 +228,7 @@ def canonical_kv_format(fmt: Any) -> str:
     key = name(fmt, "a KV-cache format", "bf16").replace("-", "_")
     if key not in _KV_LOOKUP:
         raise ValueError(f"unknown KV-cache format {quote(fmt)}; accepted: {', '.join(_KV_ALIASES)} "
-                         f"(or {', '.join(a for aliases in _KV_ALIASES.values() for a in aliases)})")
+                         "(any case; aliases such as bfloat16 or float32 too)")
     return _KV_LOOKUP[key]
 
 
