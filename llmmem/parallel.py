@@ -172,13 +172,31 @@ def sharded_training_memory(spec_or_params, n_gpus, strategy="zero3", tp=1, pp=1
 
 def gpus_needed_for_training(spec_or_params, gpu="H100-80GB", strategy="zero3", tp=1, pp=1, usable_fraction=1.0,
                              max_gpus=4096, **kwargs) -> int:
-    """The fewest GPUs (a multiple of tp x pp) whose per-GPU training memory fits one `gpu`."""
+    """The fewest GPUs (a multiple of tp x pp) whose per-GPU training memory fits one `gpu`.
+
+    Per-GPU memory never grows with the data-parallel degree (sharded states shrink, the rest stays), so the
+    answer is found by bisection over the multiples of tp x pp: about log2(max_gpus) evaluations, whatever
+    ``max_gpus`` (at most 10^6) is.
+    """
     capacity = usable_bytes(gpu, usable_fraction)
+    tp, pp = check_parallel(tp, "tp"), check_parallel(pp, "pp")
+    max_gpus = check_parallel(max_gpus, "max_gpus")
+    stage = STRATEGIES[choice(strategy, tuple(STRATEGIES), "strategy")][0]
     step = tp * pp
-    for n in range(step, max_gpus + 1, step):
-        if sharded_training_memory(spec_or_params, n, strategy, tp, pp, **kwargs).total <= capacity:
-            return n
-        if STRATEGIES[choice(strategy, tuple(STRATEGIES), "strategy")][0] == 0 and n >= step:
-            break  # plain data parallelism replicates everything: more GPUs never help
-    raise ValueError(f"no number of {get_gpu(gpu).name} up to {max_gpus} fits this with {strategy}, tp={tp}, pp={pp}; "
-                     f"try a higher ZeRO stage, tensor or pipeline parallelism, offload, or recomputation")
+    if step > max_gpus:
+        raise ValueError(f"tp x pp = {step} GPUs is more than max_gpus = {max_gpus}")
+
+    def fits(k: int) -> bool:
+        return sharded_training_memory(spec_or_params, k * step, strategy, tp, pp, **kwargs).total <= capacity
+
+    # Plain data parallelism replicates everything: more GPUs never help, so only k = 1 can fit.
+    high = 1 if stage == 0 else max_gpus // step
+    if not fits(high):
+        raise ValueError(f"no number of {get_gpu(gpu).name} up to {max_gpus} fits this with {strategy}, tp={tp}, "
+                         f"pp={pp}; try a higher ZeRO stage, tensor or pipeline parallelism, offload, or "
+                         "recomputation")
+    low = 0  # fits(low) is false by convention (no GPUs), fits(high) is true
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (low, mid) if fits(mid) else (mid, high)
+    return high * step

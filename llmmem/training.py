@@ -21,7 +21,7 @@ from fractions import Fraction
 from .breakdown import Breakdown
 from .model import ModelSpec
 from .units import GB, GiB, format_count, parse_count
-from .validation import check_batch, check_nonneg, check_parallel, check_tokens, choice
+from .validation import WrongTypeError, check_batch, check_nonneg, check_parallel, check_tokens, choice, quote
 from .validation import name as _name
 
 # --------------------------------------------------------------------------- the seed, as written
@@ -294,6 +294,9 @@ def training_timeline(spec: ModelSpec, **kwargs) -> dict:
       the usual peak.
     - optimizer step: the activations are freed; model states plus the full gradients.
     """
+    if not isinstance(spec, ModelSpec):  # a bare count has no activations: the timeline would be meaningless
+        raise WrongTypeError(f"training_timeline needs a ModelSpec (activations need the architecture), e.g. "
+                             f"ModelSpec.from_catalog('llama-3.1-8b'); got {quote(spec)}")
     full = training_memory(spec, **kwargs)
     static = {k: full[k] for k in ("weights", "master_weights", "optimizer_states", "overhead") if k in full}
     saved = {"activations": full["activations"], "logits": full["logits"]}
