@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
 
-from .validation import MAX_TEXT, WrongTypeError, listing, quote, spec_fields
+from .validation import MAX_DIM, MAX_LAYERS, MAX_TEXT, WrongTypeError, listing, quote, spec_fields
 
 __all__ = ["ModelSpec", "SUPPORTED_MODEL_TYPES", "catalog_names"]
 
@@ -393,8 +393,8 @@ class _Config:
         """A non-negative int (null counts as 0)."""
         value = self.config.get(key, default)
         value = 0 if value is None else value
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"config key {key!r} must be a non-negative integer; got {quote(value)}")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DIM:
+            raise ValueError(f"config key {key!r} must be a whole number from 0 to {MAX_DIM:,}; got {quote(value)}")
         return value
 
     def flag(self, key: str, default: bool) -> bool:
@@ -434,9 +434,17 @@ class _Config:
         return tuple(i for i, t in enumerate(layer_types) if t == "sliding_attention")
 
 
+_LAYER_KEYS = frozenset({"num_hidden_layers", "n_layer", "num_layers"})
+
+
 def _positive_int(key: str, value: Any) -> int:
+    """A positive int, bounded before any per-layer tuple is built (llmmem.validation: layers <= 10,000,
+    other sizes <= 10^8), so a config with 10^8 layers or a 400-digit vocab_size is refused at once."""
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(f"config key {key!r} must be a positive integer; got {quote(value)}")
+    limit, why = (MAX_LAYERS, "60x the deepest published LLM") if key in _LAYER_KEYS else (MAX_DIM, "400x real widths")
+    if value > limit:
+        raise ValueError(f"config key {key!r} must be at most {limit:,} ({why}); got {quote(value)}")
     return value
 
 
@@ -558,7 +566,10 @@ def _read_qwen3_moe(c: _Config) -> dict:
     fields = _llama_family_core(c, kv_default=4)
     experts = c.count("num_experts", 128)
     step = c.size("decoder_sparse_step", default=1)
-    mlp_only = set(c.config.get("mlp_only_layers") or ())
+    mlp_only_list = c.config.get("mlp_only_layers") or []
+    if not isinstance(mlp_only_list, list) or not all(type(i) is int for i in mlp_only_list):
+        raise ValueError(f"config key 'mlp_only_layers' must be a list of layer indices; got {quote(mlp_only_list)}")
+    mlp_only = set(mlp_only_list)
     moe_layers = tuple(
         i for i in range(fields["num_layers"]) if experts > 0 and i not in mlp_only and (i + 1) % step == 0
     )

@@ -136,14 +136,23 @@ def check_bytes(n_bytes: _N, what: str = "memory") -> _N:
     return n_bytes
 
 
+def _finite(value, what: str):
+    """A finite real number (negative allowed: differences of bytes are shown too), unchanged."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise WrongTypeError(f"{what} must be a number; got {quote(value)} ({type(value).__name__})")
+    if not math.isfinite(value):
+        raise ValueError(f"{what} must be finite; got {quote(value)}")
+    return value
+
+
 def to_gb(n_bytes) -> float:
     """Bytes in GB (10^9 bytes), the unit of model cards and of the seed articles."""
-    return n_bytes / GB
+    return _finite(n_bytes, "n_bytes") / GB
 
 
 def to_gib(n_bytes) -> float:
     """Bytes in GiB (2^30 bytes), the unit of nvidia-smi, PyTorch and vLLM logs."""
-    return n_bytes / GiB
+    return _finite(n_bytes, "n_bytes") / GiB
 
 
 def format_bytes(n_bytes, digits: int = 1) -> str:
@@ -153,6 +162,7 @@ def format_bytes(n_bytes, digits: int = 1) -> str:
 
 def format_count(count: int) -> str:
     """'70B', '1.5T', '124.4M': a parameter count as people say it."""
+    count = _finite(count, "count")
     for suffix, scale in (("T", 10**12), ("B", 10**9), ("M", 10**6), ("K", 10**3)):
         if abs(count) >= scale:
             return f"{count / scale:.4g}{suffix}"
