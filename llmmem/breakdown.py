@@ -34,7 +34,10 @@ class Breakdown(Mapping):
         for name, value in dict(parts).items():
             if not isinstance(name, str) or not _NAME.match(name):
                 raise ValueError(f"component names are lower_snake_case; got {name!r}")
-            clean[name] = check_bytes(value, what=f"component {name!r}")
+            value = check_bytes(value, what=f"component {name!r}")
+            if not isinstance(value, (int, float)):  # Fraction, numpy scalars: plain int when whole, else float
+                value = int(value) if value == int(value) else float(value)
+            clean[name] = value
         object.__setattr__(self, "_parts", MappingProxyType(clean))
         object.__setattr__(self, "_title", str(title))
         object.__setattr__(self, "_notes", tuple(str(n) for n in notes))

@@ -24,6 +24,7 @@ cache (``huggingface_hub`` is imported only inside it).
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -34,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from .model import ModelSpec
-from .validation import quote
+from .validation import MissingFileError, quote
 
 __all__ = [
     "MAX_HEADER_BYTES",
@@ -86,7 +87,10 @@ def _open_regular(path: str | os.PathLike) -> tuple[int, int]:
     swapped for a FIFO in between is refused too). FileNotFoundError for a missing file, as open() would.
     """
     where = Path(path).name
-    st = os.stat(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise MissingFileError(errno.ENOENT, f"no file {quote(where)} there") from None
     if not stat.S_ISREG(st.st_mode):
         raise ValueError(f"{quote(where)} is not a regular file (a folder, FIFO or device): not read")
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))

@@ -88,7 +88,7 @@ def cmd_serve(args) -> None:
             raise ValueError(f"{', '.join(needs_spec)} need the architecture: give a catalog model "
                              "(see `llmmem models`), e.g. llama-3.1-70b, instead of a size")
         args.bits = 16 if args.bits is None else args.bits
-        args.overhead = 1.2 if args.overhead is None else check_real(args.overhead, "--overhead", 1, 100)
+        args.overhead = 1.2 if args.overhead is None else args.overhead
         b = serving_breakdown(count, bits=args.bits, overhead=args.overhead)
         inputs = {"params": count, "bits": args.bits, "overhead": args.overhead}
         _emit(args, b, _gpu_report(b.total, args.gpu), inputs)
@@ -304,6 +304,9 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage error in one line (status 2), pointing at --help."""
 
     def error(self, message):
+        message = " ".join(message.split())
+        if len(message) > 200:  # argparse quotes the whole bad argument: "invalid int value: '999...'"
+            message = message[:197] + "..."
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 

@@ -369,7 +369,7 @@ def generate(seed: int = 0, kind: str | None = None) -> Drill:
     available = kinds()
     kind = rng.choice(available) if kind is None else kind
     if kind not in available:
-        raise ValueError(f"unknown drill kind {kind!r}; this installation has: {', '.join(available)}")
+        raise ValueError(f"unknown drill kind {quote(kind, 40)}; this installation has: {', '.join(available)}")
     if kind == "serving":
         model = rng.choice(KV_MODELS)
         size = format_count(ModelSpec.from_catalog(model).num_params())

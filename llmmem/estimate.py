@@ -7,20 +7,21 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 from functools import lru_cache
-from numbers import Real
+from numbers import Integral, Real
 
 from .breakdown import Breakdown
 from .formats import bits_per_weight, weight_bytes
 from .model import ModelSpec
 from .units import GB, format_count, parse_count
+from .validation import quote
 
 SERVING_BITS = (4, 8, 16, 32)
 
 
 def _check_bits(bits) -> int:
-    if isinstance(bits, bool) or bits not in SERVING_BITS:
+    if isinstance(bits, bool) or not isinstance(bits, Integral) or bits not in SERVING_BITS:
         allowed = ", ".join(str(b) for b in SERVING_BITS)
-        raise ValueError(f"bits must be one of {allowed}; got {bits!r}")
+        raise ValueError(f"bits must be one of {allowed}; got {quote(bits)}")
     return int(bits)
 
 

@@ -17,6 +17,7 @@ from importlib import resources
 from numbers import Real
 
 from .units import GB, GiB, MiB, check_bytes
+from .validation import MAX_TEXT, listing, quote
 
 
 @dataclass(frozen=True)
@@ -69,13 +70,13 @@ def get_gpu(name) -> GPU:
     if isinstance(name, GPU):
         return name
     if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"a GPU is named by a string such as 'A100-80GB'; got {name!r}")
+        raise ValueError(f"a GPU is named by a string such as 'A100-80GB'; got {quote(name)}")
     catalog = _catalog()
-    found = catalog.get(_key(name))
+    found = catalog.get(_key(name)) if len(name) <= MAX_TEXT else None
     if found is None:
-        close = difflib.get_close_matches(name, gpu_names(), n=3, cutoff=0.4)
+        close = difflib.get_close_matches(name, gpu_names(), n=3, cutoff=0.4) if len(name) <= MAX_TEXT else []
         hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown GPU {name!r}.{hint} Known: {', '.join(gpu_names())}")
+        raise ValueError(f"unknown GPU {quote(name, 40)}.{hint} Known: {listing(gpu_names(), 8, 'llmmem gpus')}")
     return found
 
 

@@ -21,6 +21,7 @@ This module imports only the standard library, so ``import llmmem.model`` stays 
 from __future__ import annotations
 
 import difflib
+import errno
 import functools
 import json
 import os
@@ -29,7 +30,7 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
 
-from .validation import MAX_DIM, MAX_LAYERS, MAX_TEXT, WrongTypeError, listing, quote, spec_fields
+from .validation import MAX_DIM, MAX_LAYERS, MAX_TEXT, MissingFileError, WrongTypeError, listing, quote, spec_fields
 
 __all__ = ["ModelSpec", "SUPPORTED_MODEL_TYPES", "catalog_names"]
 
@@ -343,7 +344,7 @@ def _load_config(cfg: Mapping[str, Any] | str | os.PathLike) -> tuple[dict, str]
     if os.path.isdir(path):
         path = os.path.join(path, "config.json")
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"no config.json at {quote(path)}")
+        raise MissingFileError(errno.ENOENT, f"no config.json at {quote(path)}")
     from .checkpoint import read_json_file  # regular files only, size and nesting bounded
 
     config = read_json_file(path, MAX_CONFIG_BYTES, "config.json")

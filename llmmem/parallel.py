@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from numbers import Integral
 
 from .breakdown import Breakdown
 from .gpus import get_gpu, usable_bytes
@@ -24,7 +25,7 @@ from .training import (
     training_memory,
 )
 from .units import GB, format_count, parse_count
-from .validation import check_parallel, choice
+from .validation import check_parallel, choice, quote
 
 # strategy -> (ZeRO stage, shards only within a node)
 STRATEGIES = {
@@ -41,9 +42,9 @@ def _ceil_div(value, n: int):
 
 
 def _check_stage(stage) -> int:
-    if isinstance(stage, bool) or stage not in (0, 1, 2, 3):
-        raise ValueError(f"ZeRO stage must be 0, 1, 2 or 3; got {stage!r}")
-    return stage
+    if isinstance(stage, bool) or not isinstance(stage, Integral) or stage not in (0, 1, 2, 3):
+        raise ValueError(f"ZeRO stage must be 0, 1, 2 or 3; got {quote(stage)}")
+    return int(stage)
 
 
 def shard_model_states(states: dict, n: int, stage: int) -> dict:

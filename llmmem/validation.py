@@ -28,9 +28,9 @@ from typing import Any
 
 __all__ = [
     "MAX_BATCH", "MAX_COUNT", "MAX_DIM", "MAX_EXPERTS", "MAX_LAYERS", "MAX_PARALLEL", "MAX_PARAMS", "MAX_TEXT",
-    "MAX_TOKENS", "QUOTE_CHARS", "WrongTypeError", "canonical_kv_format", "check_batch", "check_fraction",
-    "check_int", "check_nonneg", "check_parallel", "check_positive", "check_real", "check_tokens", "choice",
-    "listing", "name", "quote", "spec_fields",
+    "MAX_TOKENS", "MissingFileError", "QUOTE_CHARS", "WrongTypeError", "canonical_kv_format", "check_batch",
+    "check_fraction", "check_int", "check_nonneg", "check_parallel", "check_positive", "check_real",
+    "check_tokens", "choice", "listing", "name", "quote", "spec_fields",
 ]
 
 
@@ -40,6 +40,11 @@ class WrongTypeError(ValueError, TypeError):
     Both a ``ValueError`` (what llmmem's design promises for every bad input) and a ``TypeError`` (what Python
     code expects), so either ``except`` catches it.
     """
+
+
+class MissingFileError(FileNotFoundError, ValueError):
+    """A file that is not there: a ``FileNotFoundError`` as ``open()`` raises, and a ``ValueError`` like every
+    other bad input to llmmem (a path is input too)."""
 
 
 # ---------------------------------------------------------------------------------------------- ranges
