@@ -383,15 +383,19 @@ def _capacity(gpu, gpu_memory_utilization) -> float:
     return card.memory_bytes * gpu_memory_utilization
 
 
-def _largest(fits, start: int = 1) -> int:
-    """Largest n >= start with fits(n) (fits is monotone: true, ..., true, false, ...), or start - 1."""
+def _largest(fits, limit: int, start: int = 1) -> int:
+    """Largest n in [start, limit] with fits(n) (fits is monotone: true, ..., true, false, ...), or start - 1.
+
+    Doubling then bisection: about 2 log2(answer) calls, and never an n above ``limit`` (the documented
+    range of the argument, llmmem.validation), so the search is bounded whatever the model.
+    """
     if not fits(start):
         return start - 1
-    lo, hi = start, start * 2
-    while fits(hi):
-        lo, hi = hi, hi * 2
-        if hi > 1 << 40:  # memory no longer grows with n
-            return lo
+    lo, hi = start, min(start * 2, limit)
+    while hi > lo and fits(hi):
+        if hi == limit:  # everything up to the range's end fits
+            return limit
+        lo, hi = hi, min(hi * 2, limit)
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if fits(mid) else (lo, mid)
@@ -416,7 +420,7 @@ def max_context(spec, gpu, batch=1, weights="bf16", kv_cache="bf16", tp=1, overh
         big = max(window, kwargs.get("max_num_batched_tokens", VLLM_MAX_NUM_BATCHED_TOKENS))
         if fits(big):
             return None
-    return _largest(fits)
+    return _largest(fits, MAX_TOKENS)
 
 
 def max_batch(spec, gpu, seq_len=8192, weights="bf16", kv_cache="bf16", tp=1, overhead=None,
@@ -428,7 +432,7 @@ def max_batch(spec, gpu, seq_len=8192, weights="bf16", kv_cache="bf16", tp=1, ov
     def fits(n):
         return inference_memory(spec, weights, kv_cache, n, seq_len, tp, overhead, **kwargs).total <= capacity
 
-    return _largest(fits)
+    return _largest(fits, MAX_BATCH)
 
 
 @dataclass(frozen=True)
