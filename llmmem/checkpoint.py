@@ -334,7 +334,7 @@ def from_hub(repo_id: str, cache_dir: str | os.PathLike[str] | None = None, revi
     models need a token). Needs ``pip install huggingface_hub``.
     """
     if not isinstance(repo_id, str) or repo_id.count("/") != 1 or not all(repo_id.split("/")):
-        raise ValueError(f"repo_id must look like 'org/name' (e.g. 'meta-llama/Llama-3.1-8B'); got {repo_id!r}")
+        raise ValueError(f"repo_id must look like 'org/name' (e.g. 'meta-llama/Llama-3.1-8B'); got {quote(repo_id)}")
     try:
         import huggingface_hub
     except ImportError:
@@ -346,6 +346,6 @@ def from_hub(repo_id: str, cache_dir: str | os.PathLike[str] | None = None, revi
     elif download:
         path = huggingface_hub.hf_hub_download(repo_id, "config.json", cache_dir=cache, revision=revision)
     else:
-        raise ValueError(f"config.json of {repo_id!r} is not in the local Hugging Face cache; fetch it with "
+        raise ValueError(f"config.json of {quote(repo_id)} is not in the local Hugging Face cache; fetch it with "
                          f"`hf download {repo_id} config.json`, or call from_hub(..., download=True)")
     return ModelSpec.from_hf_config(path, name=repo_id)

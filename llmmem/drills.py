@@ -73,7 +73,7 @@ class Drill:
         if self.unit == "parameters":
             return float(parse_count(user_value))
         if isinstance(user_value, bool):
-            raise ValueError(f"an answer is a number; got {user_value!r}")
+            raise ValueError(f"an answer is a number; got {quote(user_value)}")
         if isinstance(user_value, (int, float)):
             number, unit = float(user_value), ""
         else:
@@ -338,7 +338,7 @@ def erratum_drill(which="seed-002") -> Drill:
             f"Counted once: {right.notes[0]}; {right.notes[1]}: {_sum_line(right)}.",
             {"which": which, "size": "13B", "precision": "fp32"},
         )
-    raise ValueError(f"erratum must be one of {', '.join(ERRATA)}; got {which!r}")
+    raise ValueError(f"erratum must be one of {', '.join(ERRATA)}; got {quote(which)}")
 
 
 ERRATA = ("seed-002", "seed-000-fp8", "seed-000-training")
@@ -364,7 +364,7 @@ def generate(seed: int = 0, kind: str | None = None) -> Drill:
     together -> training. Other kinds start further up the ladder.
     """
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed must be a whole number; got {seed!r}")
+        raise ValueError(f"seed must be a whole number; got {quote(seed)}")
     rng = random.Random(seed)
     available = kinds()
     kind = rng.choice(available) if kind is None else kind

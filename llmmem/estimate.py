@@ -33,10 +33,11 @@ def _overhead_fraction(overhead: float) -> Fraction:
 
 def _check_overhead(overhead) -> Fraction:
     if isinstance(overhead, bool) or not isinstance(overhead, Real) or not math.isfinite(overhead):
-        raise ValueError(f"overhead must be a finite multiplier such as 1.2 (20 % extra); got {overhead!r}")
+        raise ValueError(f"overhead must be a finite multiplier such as 1.2 (20 % extra); got {quote(overhead)}")
     multiplier = float(overhead)
     if not 1 <= multiplier <= 3:
-        raise ValueError(f"overhead is a multiplier between 1 (none) and 3; got {overhead!r} (1.2 means 20 % extra)")
+        raise ValueError(f"overhead is a multiplier between 1 (none) and 3; got {quote(overhead)} "
+                         "(1.2 means 20 % extra)")
     return _overhead_fraction(multiplier)
 
 

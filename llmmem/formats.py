@@ -357,7 +357,7 @@ def _check_keep(keep_16bit) -> tuple[str, ...]:
     try:
         keep = tuple(keep_16bit)
     except TypeError:
-        raise ValueError(f"keep_16bit must be a tuple of names from {KEEPABLE}; got {keep_16bit!r}") from None
+        raise ValueError(f"keep_16bit must be a tuple of names from {KEEPABLE}; got {quote(keep_16bit)}") from None
     bad = [k for k in keep if k not in KEEPABLE]
     if bad:
         raise ValueError(f"keep_16bit accepts {', '.join(KEEPABLE)}; got {', '.join(map(repr, bad))}")
@@ -518,7 +518,7 @@ def gguf_tensor_types(spec: ModelSpec, ftype: str = "q4_k_m") -> list[dict]:
     pure = key not in GGUF_FILE_TYPES
     if pure and (key not in FORMATS or FORMATS[key].family != "gguf"):
         if key in FORMATS:
-            raise ValueError(f"{ftype!r} is not a GGUF type; GGUF types: {', '.join(_gguf_names())}")
+            raise ValueError(f"{quote(ftype)} is not a GGUF type; GGUF types: {', '.join(_gguf_names())}")
         raise _unknown(ftype)
     if spec.model_type not in GGUF_MODEL_TYPES or spec.is_moe or spec.uses_mla:
         raise ValueError(

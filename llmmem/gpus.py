@@ -82,9 +82,9 @@ def get_gpu(name) -> GPU:
 
 def _fraction(value, what: str, low, high) -> Fraction:
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-        raise ValueError(f"{what} must be a finite number; got {value!r}")
+        raise ValueError(f"{what} must be a finite number; got {quote(value)}")
     if not low < value <= high:
-        raise ValueError(f"{what} must be in ({low}, {high}]; got {value!r}")
+        raise ValueError(f"{what} must be in ({low}, {high}]; got {quote(value)}")
     return Fraction(repr(float(value)))
 
 
@@ -95,7 +95,7 @@ def usable_bytes(gpu="A100-80GB", usable_fraction=1.0, reserve_bytes=0) -> Fract
     reserve = check_bytes(reserve_bytes, what="reserve_bytes")
     usable = card.memory_bytes * fraction - Fraction(reserve)
     if usable <= 0:
-        raise ValueError(f"nothing is left on a {card.name} after reserving {reserve_bytes!r} bytes")
+        raise ValueError(f"nothing is left on a {card.name} after reserving {quote(reserve_bytes)} bytes")
     return usable
 
 

@@ -43,6 +43,7 @@ from .validation import (
     check_parallel,
     check_positive,
     check_tokens,
+    quote,
 )
 
 __all__ = [
@@ -324,7 +325,7 @@ def _overhead_bytes(overhead, weights_total, tp):
     if isinstance(overhead, bool) or not isinstance(overhead, Real) or not 0 <= overhead <= 1:
         raise ValueError(
             f"overhead must be None (a measured constant) or a fraction of the weights between 0 and 1 "
-            f"(0.2 = the seed articles' 20 %); got {overhead!r}"
+            f"(0.2 = the seed articles' 20 %); got {quote(overhead)}"
         )
     return overhead * weights_total, (f"overhead: {overhead:.0%} of the weights, the seed articles' flat margin, "
                                       "used instead of the vLLM non-torch constant")

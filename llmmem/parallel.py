@@ -83,7 +83,7 @@ def deepspeed_estimate(total_params, n_gpus, stage, largest_layer_params=0, offl
         if offload_optimizer:
             return largest if offload_params else largest + int(2 * p / n)
         return largest + int(18 * p / n)
-    raise ValueError(f"DeepSpeed publishes estimators for stages 2 and 3; got {stage!r}")
+    raise ValueError(f"DeepSpeed publishes estimators for stages 2 and 3; got {quote(stage)}")
 
 
 def _stage_params(spec, count: int, pp: int) -> int:

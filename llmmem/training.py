@@ -41,10 +41,10 @@ def training_memory_seed(params, bytes_per_param=4, optimizer="adamw") -> Breakd
     count = parse_count(params)
     if bytes_per_param not in SEED_BYTES_PER_PARAM or isinstance(bytes_per_param, bool):
         raise ValueError(f"bytes_per_param must be one of 4, 2, 1, 0.5 (float32, bf16, int8, int4); "
-                         f"got {bytes_per_param!r}")
+                         f"got {quote(bytes_per_param)}")
     key = _name(optimizer, "optimizer")
     if key not in SEED_OPTIMIZER_STATES:
-        raise ValueError(f"the seed's process knows optimizers 'adamw' and 'sgd'; got {optimizer!r}")
+        raise ValueError(f"the seed's process knows optimizers 'adamw' and 'sgd'; got {quote(optimizer)}")
     storage = Fraction(count) * Fraction(bytes_per_param)
     parts = {
         "training_4x_inference": 4 * storage,

@@ -130,9 +130,9 @@ def parse_context(text) -> int:
 def check_bytes(n_bytes: _N, what: str = "memory") -> _N:
     """`n_bytes` unchanged, or a ValueError if it is not a finite, non-negative byte count."""
     if isinstance(n_bytes, bool) or not isinstance(n_bytes, Real):
-        raise ValueError(f"{what} must be a number of bytes; got {n_bytes!r}")
+        raise ValueError(f"{what} must be a number of bytes; got {quote(n_bytes)}")
     if not math.isfinite(n_bytes) or n_bytes < 0:
-        raise ValueError(f"{what} must be a finite, non-negative number of bytes; got {n_bytes!r}")
+        raise ValueError(f"{what} must be a finite, non-negative number of bytes; got {quote(n_bytes)}")
     return n_bytes
 
 

@@ -441,6 +441,23 @@ def test_fractions_and_floats_are_never_truncated():
     assert llmmem.parse_count(Fraction(14, 2)) == 7 and llmmem.parse_count(Decimal("7e9")) == 7 * 10**9
 
 
+BIG = "q" * 6_000_000
+
+
+@pytest.mark.parametrize("call", [
+    lambda: llmmem.from_hub(BIG), lambda: llmmem.get_gpu(BIG), lambda: llmmem.training_memory(SPEC, optimizer=BIG),
+    lambda: llmmem.lora_memory(SPEC, targets=BIG), lambda: llmmem.kv_cache_bytes(SPEC, fmt=BIG),
+    lambda: llmmem.ModelSpec.from_catalog(BIG), lambda: llmmem.training_memory_seed(7e9, optimizer=BIG),
+    lambda: llmmem.Breakdown({BIG.upper(): 1}), lambda: llmmem.serving_memory(7e9, bits=BIG),
+    lambda: llmmem.ModelSpec.from_hf_config({"model_type": BIG}), lambda: llmmem.parse_context(BIG),
+], ids=["from_hub", "get_gpu", "optimizer", "lora targets", "kv fmt", "catalog", "seed optimizer", "breakdown",
+        "bits", "model_type", "context"])
+def test_a_6_mb_input_is_quoted_in_at_most_80_characters(call):
+    with pytest.raises(ValueError) as err:
+        call()
+    assert len(str(err.value)) < MAX_MESSAGE
+
+
 def test_huge_inputs_are_quoted_short():
     for value in ("x" * 6_000_000, "7" * 100_000 + "B"):
         with pytest.raises(ValueError) as err:
