@@ -91,6 +91,9 @@ def _open_regular(path: str | os.PathLike) -> tuple[int, int]:
         st = os.stat(path)
     except FileNotFoundError:
         raise MissingFileError(errno.ENOENT, f"no file {quote(where)} there") from None
+    except (OSError, ValueError) as err:  # name too long, embedded NUL, permission, loop of symlinks ...
+        raise ValueError(f"cannot read {quote(where)}: {type(err).__name__} ({err.strerror or 'bad path'})"
+                         if isinstance(err, OSError) else f"cannot read {quote(where)}: not a usable path") from None
     if not stat.S_ISREG(st.st_mode):
         raise ValueError(f"{quote(where)} is not a regular file (a folder, FIFO or device): not read")
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))

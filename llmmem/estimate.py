@@ -4,16 +4,16 @@
 
 from __future__ import annotations
 
-import math
 from fractions import Fraction
 from functools import lru_cache
 from numbers import Integral, Real
+from typing import Any
 
 from .breakdown import Breakdown
 from .formats import bits_per_weight, weight_bytes
 from .model import ModelSpec
 from .units import GB, format_count, parse_count
-from .validation import quote
+from .validation import is_finite, quote
 
 SERVING_BITS = (4, 8, 16, 32)
 
@@ -32,13 +32,13 @@ def _overhead_fraction(overhead: float) -> Fraction:
 
 
 def _check_overhead(overhead) -> Fraction:
-    if isinstance(overhead, bool) or not isinstance(overhead, Real) or not math.isfinite(overhead):
+    if isinstance(overhead, bool) or not isinstance(overhead, Real) or not is_finite(overhead):
         raise ValueError(f"overhead must be a finite multiplier such as 1.2 (20 % extra); got {quote(overhead)}")
-    multiplier = float(overhead)
-    if not 1 <= multiplier <= 3:
+    multiplier: Any = overhead
+    if not 1 <= multiplier <= 3:  # compared before float(): float() of a 400-digit int overflows
         raise ValueError(f"overhead is a multiplier between 1 (none) and 3; got {quote(overhead)} "
                          "(1.2 means 20 % extra)")
-    return _overhead_fraction(multiplier)
+    return _overhead_fraction(float(overhead))
 
 
 def serving_memory(params, bits=16, overhead=1.2) -> float:

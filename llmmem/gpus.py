@@ -17,7 +17,7 @@ from importlib import resources
 from numbers import Real
 
 from .units import GB, GiB, MiB, check_bytes
-from .validation import MAX_TEXT, listing, quote
+from .validation import MAX_TEXT, is_finite, listing, quote
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def get_gpu(name) -> GPU:
 
 
 def _fraction(value, what: str, low, high) -> Fraction:
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, Real) or not is_finite(value):
         raise ValueError(f"{what} must be a finite number; got {quote(value)}")
     if not low < value <= high:
         raise ValueError(f"{what} must be in ({low}, {high}]; got {quote(value)}")

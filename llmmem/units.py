@@ -7,14 +7,13 @@ estimates, so every number the kit shows carries both.
 
 from __future__ import annotations
 
-import math
 import re
 from decimal import Decimal
 from fractions import Fraction
 from numbers import Integral, Real
 from typing import Any, TypeVar
 
-from .validation import MAX_COUNT, MAX_TEXT, MAX_TOKENS, WrongTypeError, check_tokens, quote
+from .validation import MAX_BYTES, MAX_COUNT, MAX_TEXT, MAX_TOKENS, WrongTypeError, check_tokens, is_finite, quote
 
 _N = TypeVar("_N")
 
@@ -60,7 +59,7 @@ def parse_count(value, what: str = "a count", maximum: int = MAX_COUNT) -> int:
         exact = Fraction(int(value))
     else:
         number: Any = value
-        if isinstance(number, Decimal) and not number.is_finite() or not math.isfinite(number):
+        if not is_finite(number):
             raise ValueError(f"{what} must be finite; got {quote(value)}")
         if abs(number) > maximum:
             raise ValueError(f"{what} must be at most {maximum:,}; got {quote(value)}")
@@ -131,8 +130,9 @@ def check_bytes(n_bytes: _N, what: str = "memory") -> _N:
     """`n_bytes` unchanged, or a ValueError if it is not a finite, non-negative byte count."""
     if isinstance(n_bytes, bool) or not isinstance(n_bytes, Real):
         raise ValueError(f"{what} must be a number of bytes; got {quote(n_bytes)}")
-    if not math.isfinite(n_bytes) or n_bytes < 0:
-        raise ValueError(f"{what} must be a finite, non-negative number of bytes; got {quote(n_bytes)}")
+    number: Any = n_bytes
+    if not is_finite(number) or not 0 <= number <= MAX_BYTES:
+        raise ValueError(f"{what} must be a finite, non-negative number of bytes (at most 10^24); got {quote(n_bytes)}")
     return n_bytes
 
 
@@ -140,8 +140,9 @@ def _finite(value, what: str):
     """A finite real number (negative allowed: differences of bytes are shown too), unchanged."""
     if isinstance(value, bool) or not isinstance(value, Real):
         raise WrongTypeError(f"{what} must be a number; got {quote(value)} ({type(value).__name__})")
-    if not math.isfinite(value):
-        raise ValueError(f"{what} must be finite; got {quote(value)}")
+    number: Any = value
+    if not is_finite(number) or abs(number) > MAX_BYTES:
+        raise ValueError(f"{what} must be finite, at most 10^24 in size; got {quote(value)}")
     return value
 
 

@@ -27,10 +27,10 @@ from numbers import Integral, Real
 from typing import Any
 
 __all__ = [
-    "MAX_BATCH", "MAX_COUNT", "MAX_DIM", "MAX_EXPERTS", "MAX_LAYERS", "MAX_PARALLEL", "MAX_PARAMS", "MAX_TEXT",
-    "MAX_TOKENS", "MissingFileError", "QUOTE_CHARS", "WrongTypeError", "canonical_kv_format", "check_batch",
-    "check_fraction", "check_int", "check_nonneg", "check_parallel", "check_positive", "check_real",
-    "check_tokens", "choice", "listing", "name", "quote", "spec_fields",
+    "MAX_BATCH", "MAX_BYTES", "MAX_COUNT", "MAX_DIM", "MAX_EXPERTS", "MAX_LAYERS", "MAX_PARALLEL", "MAX_PARAMS",
+    "MAX_TEXT", "MAX_TOKENS", "MissingFileError", "QUOTE_CHARS", "WrongTypeError", "canonical_kv_format",
+    "check_batch", "check_fraction", "check_int", "check_nonneg", "check_parallel", "check_positive", "check_real",
+    "check_tokens", "choice", "is_finite", "listing", "name", "quote", "spec_fields",
 ]
 
 
@@ -78,6 +78,10 @@ MAX_DIM = 10**8
 # Routed experts per MoE layer: DeepSeek-V3 and Kimi K2 have 256 and 384; 10^5 leaves 260x headroom.
 MAX_EXPERTS = 10**5
 
+# Bytes: 10^15 parameters x 32 bytes of training state is 3.2 x 10^16; 10^24 (a yottabyte) is far above and
+# still exact enough as a float for GB/GiB display.
+MAX_BYTES = 10**24
+
 # Strings longer than this are not a count, a format or a name (the longest real input is a few dozen chars).
 MAX_TEXT = 200
 
@@ -122,6 +126,16 @@ def listing(names, limit: int = 8, where: str = "") -> str:
 
 
 # ---------------------------------------------------------------------------------------------- numbers
+
+
+def is_finite(value: Any) -> bool:
+    """``math.isfinite`` that also answers for ints and Fractions too big for a float (they are finite)."""
+    if isinstance(value, Decimal):
+        return value.is_finite()
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # a 400-digit int or Fraction: finite, and any range check refuses it
+        return True
 
 
 def check_int(value: Any, what: str, minimum: int = 1, maximum: int | None = None, reason: str = "") -> int:
@@ -169,7 +183,7 @@ def check_real(value: Any, what: str, minimum: float | None = None, maximum: flo
         raise WrongTypeError(f"{what} must be a number{accepted and f' ({accepted})'}; got {quote(value)} "
                              f"({type(value).__name__})")
     number: Any = value
-    if not math.isfinite(number):
+    if not is_finite(number):
         raise ValueError(f"{what} must be finite; got {quote(value)}")
     low = minimum is not None and (number <= minimum if open_min else number < minimum)
     high = maximum is not None and (number >= maximum if open_max else number > maximum)

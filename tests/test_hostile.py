@@ -652,6 +652,20 @@ def test_every_entry_point_handles_hostile_values(name, call):
     prop()
 
 
+SPECIALS = HOSTILE_TEXT + [
+    True, False, None, 0, -1, 1, 2, 3, 2**63, 10**400, -(10**400), 0.0, -0.0, 0.5, 1.5, 1e300, -1e-300,
+    float("nan"), float("inf"), float("-inf"), Fraction(7, 2), Fraction(8, 2), Decimal("sNaN"), Decimal("-sNaN"),
+    Decimal("NaN"), Decimal("Infinity"), Decimal("1e999999"), Decimal("7"), complex(1, 1), b"70B", bytearray(b"1"),
+    [], [1], ["llama"], {}, {"model_type": "llama"}, (), object(), "x" * 10_000, "\ud800", "1e16", "nf4", "int4",
+]
+
+
+@pytest.mark.parametrize("name, call", ENTRY_POINTS, ids=[n for n, _ in ENTRY_POINTS])
+def test_every_entry_point_handles_a_fixed_corpus_of_nasty_values(name, call):
+    for value in SPECIALS:
+        check(lambda: call(value))  # noqa: B023 - called at once
+
+
 CLI_TEXT = st.one_of(st.sampled_from(HOSTILE_TEXT), st.text(max_size=10),
                      st.integers(-(10**20), 10**20).map(str), st.floats().map(str))
 CLI_TEMPLATES = [
