@@ -350,13 +350,13 @@ def inference_memory(spec, weights="bf16", kv_cache="bf16", batch=1, seq_len=819
     seq_len = check_tokens(seq_len)
     _check_positive_int(max_num_batched_tokens, "max_num_batched_tokens")
     _check_positive_int(max_num_seqs, "max_num_seqs")
-    kv_cache = canonical_kv_format(kv_cache)  # 'BF16', 'bfloat16' and 'bf16' give the same answer
-    weights = canonical_weight_format(weights)
-    kv = kv_cache_bytes(spec, seq_len=seq_len, batch=batch, fmt=kv_cache, tp=tp, pp=pp)
+    # Computed from the canonical names ('BF16', 'bfloat16' and 'bf16' give the same answer); shown as given.
+    kv_format, weight_format = canonical_kv_format(kv_cache), canonical_weight_format(weights)
+    kv = kv_cache_bytes(spec, seq_len=seq_len, batch=batch, fmt=kv_format, tp=tp, pp=pp)
     ranks = tp * pp
-    weights_total = _weight_bytes(spec, weights)
+    weights_total = _weight_bytes(spec, weight_format)
     weights_gpu = weights_total // ranks if weights_total % ranks == 0 else weights_total / ranks
-    act_bytes = 4 if weights == "fp32" else 2
+    act_bytes = 4 if weight_format == "fp32" else 2
     tokens = min(batch * seq_len, max_num_batched_tokens)
     activations = prefill_activation_bytes(spec, tokens, min(batch, max_num_seqs), tp=tp, act_bytes=act_bytes)
     extra, overhead_note = _overhead_bytes(overhead, weights_gpu, tp)
@@ -367,7 +367,7 @@ def inference_memory(spec, weights="bf16", kv_cache="bf16", batch=1, seq_len=819
         notes=(
             f"weights: {weights} as llmmem.formats.weight_bytes counts them (quantized formats keep embedding, "
             f"LM head and norms in 16 bits), / {ranks} GPU(s): vLLM shards embedding and LM head over TP too",
-            f"kv_cache: exact, {kv_cache} ({KV_CACHE_FORMATS[kv_cache]} bits per element), "
+            f"kv_cache: exact, {kv_cache} ({KV_CACHE_FORMATS[kv_format]} bits per element), "
             "windows and TP replication included",
             f"activations: estimate of the prefill/sampler peak for {tokens:,} tokens (vLLM-style chunked prefill)",
             overhead_note,
