@@ -12,6 +12,7 @@ from fractions import Fraction
 from types import MappingProxyType
 
 from .units import GB, GiB, check_bytes
+from .validation import quote
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -33,8 +34,11 @@ class Breakdown(Mapping):
         clean = {}
         for name, value in dict(parts).items():
             if not isinstance(name, str) or not _NAME.match(name):
-                raise ValueError(f"component names are lower_snake_case; got {name!r}")
-            clean[name] = check_bytes(value, what=f"component {name!r}")
+                raise ValueError(f"component names are lower_snake_case; got {quote(name)}")
+            value = check_bytes(value, what=f"component {quote(name)}")
+            if not isinstance(value, (int, float)):  # Fraction, numpy scalars: plain int when whole, else float
+                value = int(value) if value == int(value) else float(value)
+            clean[name] = value
         object.__setattr__(self, "_parts", MappingProxyType(clean))
         object.__setattr__(self, "_title", str(title))
         object.__setattr__(self, "_notes", tuple(str(n) for n in notes))
@@ -70,7 +74,7 @@ class Breakdown(Mapping):
     def with_margin(self, fraction) -> Breakdown:
         """A new Breakdown with a "margin" component of `fraction` x total (0 <= fraction <= 1)."""
         if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction <= 1:
-            raise ValueError(f"margin must be a fraction between 0 and 1 (0.2 for 20 %); got {fraction!r}")
+            raise ValueError(f"margin must be a fraction between 0 and 1 (0.2 for 20 %); got {quote(fraction)}")
         if "margin" in self._parts:
             raise ValueError("this breakdown already has a margin")
         # Exact through the shortest decimal, so 364 GB with 20 % is exactly 436.8 GB, not 436.80000000000007.

@@ -20,20 +20,24 @@ from .estimate import serving_breakdown
 from .gpus import get_gpu, gpu_names, gpus_needed_explained
 from .model import ModelSpec, catalog_names
 from .units import GB, GiB, format_bytes, format_count, parse_context, parse_count
+from .validation import check_batch, check_parallel, check_real, quote
 
 
 def _model_or_size(text: str):
     """(ModelSpec, None) for a catalog name, (None, count) for a size like '70B'."""
+    if len(text) > 200:
+        raise ValueError(f"{quote(text)} is neither a size like '70B' nor a catalog model")
     if text.strip().lower() in catalog_names():
         return ModelSpec.from_catalog(text), None
     try:
         return None, parse_count(text)
     except ValueError:
-        pass
+        if text.strip()[:1] in tuple("0123456789.-+"):  # meant as a size: say what is wrong with it
+            raise
     try:
         return ModelSpec.from_catalog(text), None
     except ValueError as err:
-        raise ValueError(f"{text!r} is neither a size like '70B' nor a catalog model ({err})") from None
+        raise ValueError(f"{quote(text)} is neither a size like '70B' nor a catalog model ({err})") from None
 
 
 # ---------------------------------------------------------------------- output
@@ -71,26 +75,38 @@ def _emit(args, b: Breakdown, gpus: dict | None, inputs: dict, extra: Sequence[s
 # ---------------------------------------------------------------------- commands
 
 
+def _given(args, *names: str) -> list[str]:
+    """The flags among ``names`` the user gave (their value is not None): to refuse those that do not apply."""
+    return [f"--{n.replace('_', '-')}" for n in names if getattr(args, n) is not None]
+
+
 def cmd_serve(args) -> None:
     spec, count = _model_or_size(args.model)
     if spec is None:
-        needs_spec = [f"--{n.replace('_', '-')}" for n in ("context", "batch", "weights", "kv_cache", "tp")
-                      if getattr(args, n) is not None]
+        needs_spec = _given(args, "context", "batch", "weights", "kv_cache", "tp")
         if needs_spec:
             raise ValueError(f"{', '.join(needs_spec)} need the architecture: give a catalog model "
                              "(see `llmmem models`), e.g. llama-3.1-70b, instead of a size")
+        args.bits = 16 if args.bits is None else args.bits
+        args.overhead = 1.2 if args.overhead is None else args.overhead
         b = serving_breakdown(count, bits=args.bits, overhead=args.overhead)
         inputs = {"params": count, "bits": args.bits, "overhead": args.overhead}
         _emit(args, b, _gpu_report(b.total, args.gpu), inputs)
         return
     from .inference import inference_memory
 
-    seq_len = parse_context(args.context or "8192")
-    tp = args.tp or 1
-    b = inference_memory(spec, weights=args.weights or "bf16", kv_cache=args.kv_cache or "bf16",
-                         batch=args.batch or 1, seq_len=seq_len, tp=tp)
-    inputs = {"model": spec.name, "params": spec.num_params(), "weights": args.weights or "bf16",
-              "kv_cache": args.kv_cache or "bf16", "batch": args.batch or 1, "seq_len": seq_len, "tp": tp}
+    size_only = _given(args, "bits", "overhead")
+    if size_only:
+        raise ValueError(f"{', '.join(size_only)} apply to a size like '70B' (the seed formula); for a catalog "
+                         "model use --weights (e.g. bf16, fp8, int4) instead")
+    seq_len = parse_context("8192" if args.context is None else args.context)
+    tp = 1 if args.tp is None else check_parallel(args.tp, "--tp")
+    batch = 1 if args.batch is None else check_batch(args.batch, "--batch")
+    weights = "bf16" if args.weights is None else args.weights
+    kv_cache = "bf16" if args.kv_cache is None else args.kv_cache
+    b = inference_memory(spec, weights=weights, kv_cache=kv_cache, batch=batch, seq_len=seq_len, tp=tp)
+    inputs = {"model": spec.name, "params": spec.num_params(), "weights": weights,
+              "kv_cache": kv_cache, "batch": batch, "seq_len": seq_len, "tp": tp}
     if tp == 1:
         _emit(args, b, _gpu_report(b.total, args.gpu), inputs)
         return
@@ -110,20 +126,37 @@ def cmd_train(args) -> None:
 
     spec, count = _model_or_size(args.model)
     extra: list[str] = []
+    activation_flags = ("batch", "seq_len", "recompute", "attention")
     if args.seed:
+        not_seed = _given(args, "precision", *activation_flags)
+        if not_seed:
+            raise ValueError(f"{', '.join(not_seed)} do not apply to --seed (the seed's process has only "
+                             "--bytes-per-param and --optimizer)")
         params = spec.num_params() if spec else count
-        b = training_memory_seed(params, bytes_per_param=args.bytes_per_param, optimizer=args.optimizer)
-        inputs = {"params": params, "bytes_per_param": args.bytes_per_param, "optimizer": args.optimizer,
+        bytes_per_param = 4 if args.bytes_per_param is None else args.bytes_per_param
+        b = training_memory_seed(params, bytes_per_param=bytes_per_param, optimizer=args.optimizer)
+        inputs = {"params": params, "bytes_per_param": bytes_per_param, "optimizer": args.optimizer,
                   "process": "seed 000 as written"}
     else:
-        seq_len = parse_context(args.seq_len)
-        b = training_memory(spec if spec else count, precision=args.precision, optimizer=args.optimizer,
-                            batch=args.batch, seq_len=seq_len, recompute=args.recompute, attention=args.attention)
-        inputs = {"params": spec.num_params() if spec else count, "precision": args.precision,
+        if args.bytes_per_param is not None:
+            raise ValueError("--bytes-per-param applies only with --seed; the standard accounting takes "
+                             "--precision (fp32, bf16, fp16, mixed-bf16, mixed-fp16)")
+        needs_spec = _given(args, *activation_flags)
+        if spec is None and needs_spec:
+            raise ValueError(f"{', '.join(needs_spec)} need the architecture (activations): give a catalog "
+                             "model (see `llmmem models`), e.g. llama-3.1-8b, instead of a size")
+        precision = "mixed-bf16" if args.precision is None else args.precision
+        batch = 1 if args.batch is None else check_batch(args.batch, "--batch")
+        seq_len = parse_context("4096" if args.seq_len is None else args.seq_len)
+        recompute = "none" if args.recompute is None else args.recompute
+        attention = "sdpa" if args.attention is None else args.attention
+        b = training_memory(spec if spec else count, precision=precision, optimizer=args.optimizer,
+                            batch=batch, seq_len=seq_len, recompute=recompute, attention=attention)
+        inputs = {"params": spec.num_params() if spec else count, "precision": precision,
                   "optimizer": args.optimizer}
         if spec:
-            inputs.update(model=spec.name, batch=args.batch, seq_len=seq_len, recompute=args.recompute,
-                          attention=args.attention)
+            inputs.update(model=spec.name, batch=batch, seq_len=seq_len, recompute=recompute, attention=attention)
+    check_real(args.margin, "--margin", 0, 10, accepted="a share such as 0.2 for 20 %")
     if args.margin:
         before = b.total
         b = b.with_margin(args.margin)
@@ -167,6 +200,7 @@ def cmd_models(args) -> None:
 def cmd_drill(args) -> None:
     drill = _drills.generate(args.seed, kind=args.kind)
     if args.check is not None:
+        drill.read(args.check)  # an unreadable answer is bad input: ValueError, exit status 2
         ok, message = drill.check(args.check)
         if args.json:
             print(json.dumps({"seed": args.seed, "ok": ok, "message": message}))
@@ -238,8 +272,12 @@ def export_html(notebooks, output_dir="build/html") -> list:
     written = []
     for path in map(Path, notebooks):
         if not path.is_file():
-            raise ValueError(f"no notebook at {path}")
-        nb = nbformat.read(path, as_version=4)
+            raise ValueError(f"no notebook at {quote(str(path))}")
+        try:
+            nb = nbformat.read(path, as_version=4)
+            nbformat.validate(nb)
+        except Exception as err:  # NotJSONError, jsonschema's ValidationError, UnicodeDecodeError, ...
+            raise ValueError(f"{quote(path.name)} is not a valid notebook ({type(err).__name__})") from None
         nb.metadata.pop("widgets", None)
         for cell in nb.cells:
             for output in cell.get("outputs", []):
@@ -266,6 +304,9 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage error in one line (status 2), pointing at --help."""
 
     def error(self, message):
+        message = " ".join(message.split())
+        if len(message) > 200:  # argparse quotes the whole bad argument: "invalid int value: '999...'"
+            message = message[:197] + "..."
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
@@ -316,8 +357,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serving memory and GPU count (M = 0.15 x billions x bits GB)",
                        description=SERVE_HELP, formatter_class=_FORMATTER)
     p.add_argument("model", help="a size ('70B', '8e9') or a catalog model ('llama-3.1-70b', see `llmmem models`)")
-    p.add_argument("--bits", type=int, default=16, help="bits per weight for a size: 4, 8, 16 or 32 (default 16)")
-    p.add_argument("--overhead", type=float, default=1.2, help="overhead multiplier for a size (default 1.2 = 20 %%)")
+    p.add_argument("--bits", type=int, help="bits per weight for a size: 4, 8, 16 or 32 (default 16)")
+    p.add_argument("--overhead", type=float, help="overhead multiplier for a size (default 1.2 = 20 %%)")
     p.add_argument("--gpu", default="A100-80GB", help="GPU from `llmmem gpus` (default A100-80GB)")
     p.add_argument("--context", help="catalog model: tokens per sequence, e.g. 8192, 128k (k = 1024; default 8192)")
     p.add_argument("--batch", type=int, help="catalog model: sequences served at once (default 1)")
@@ -332,16 +373,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="a size ('13B') or a catalog model ('llama-3.1-8b') for activations too")
     p.add_argument("--optimizer", default="adamw",
                    help="adamw, sgd, sgd-momentum, lion, adamw-8bit, ... (default adamw)")
-    p.add_argument("--precision", default="mixed-bf16",
-                   help="fp32, bf16, fp16, mixed-bf16, mixed-fp16 (default mixed-bf16)")
+    p.add_argument("--precision", help="fp32, bf16, fp16, mixed-bf16, mixed-fp16 (default mixed-bf16)")
     p.add_argument("--seed", action="store_true", help="seed 000's process as written (364 GB for 13B at 4 bytes)")
-    p.add_argument("--bytes-per-param", type=float, default=4, help="--seed: 4, 2, 1 or 0.5 bytes (default 4)")
+    p.add_argument("--bytes-per-param", type=float, help="--seed: 4, 2, 1 or 0.5 bytes (default 4)")
     p.add_argument("--margin", type=float, default=0.0, help="add a safety margin, e.g. 0.2 for 20 %%")
-    p.add_argument("--batch", type=int, default=1, help="catalog model: sequences per step (default 1)")
-    p.add_argument("--seq-len", default="4096",
-                   help="catalog model: tokens per sequence, e.g. 4096 or 4k (default 4096)")
-    p.add_argument("--recompute", default="none", help="catalog model: none, selective, full (default none)")
-    p.add_argument("--attention", default="sdpa", help="catalog model: sdpa or eager (default sdpa)")
+    p.add_argument("--batch", type=int, help="catalog model: sequences per step (default 1)")
+    p.add_argument("--seq-len", help="catalog model: tokens per sequence, e.g. 4096 or 4k (default 4096)")
+    p.add_argument("--recompute", help="catalog model: none, selective, full (default none)")
+    p.add_argument("--attention", help="catalog model: sdpa or eager (default sdpa)")
     p.add_argument("--gpu", default="A100-80GB", help="GPU from `llmmem gpus` (default A100-80GB)")
     p.add_argument("--json", action="store_true", help=json_help)
     p.set_defaults(func=cmd_train)
@@ -378,17 +417,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fail(json_wanted: bool, command: str, message: str, status: int = 2) -> int:
+    message = " ".join(message.split())[:500]  # one line, never a flood
+    if json_wanted:
+        print(json.dumps({"error": message}))
+    print(f"llmmem {command}: error: {message}" if command else f"llmmem: error: {message}", file=sys.stderr)
+    return status
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe (`llmmem models | head -1`): send what is left to /dev/null, so that Python's own
+    flush at exit does not print a second BrokenPipeError (Python docs, "Note on SIGPIPE")."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (captured in tests)
+        pass
+
+
 def main(argv=None) -> int:
-    """Run the command line; returns the exit status (0 ok, 2 bad input)."""
+    """Run the command line; returns the exit status (0 ok, 2 bad input, 130 Ctrl-C, 141 broken pipe).
+
+    Every bad input ends with status 2 and one line on stderr; with --json also ``{"error": ...}`` on stdout.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    json_wanted = "--json" in argv
     parser = build_parser()
+    args = None
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:  # --help (0) or a usage error (2), already printed
-        return exit_.code if isinstance(exit_.code, int) else 0
-    try:
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exit_:  # --help (0) or a usage error (2), already printed on stderr
+            code = exit_.code if isinstance(exit_.code, int) else 0
+            if code and json_wanted:
+                print(json.dumps({"error": "usage error (see --help)"}))
+            return code
         args.func(args)
-    except ValueError as err:
-        message = " ".join(str(err).split())  # one line
-        print(f"llmmem {args.command}: error: {message}", file=sys.stderr)
-        return 2
+    except (ValueError, TypeError, OverflowError, ArithmeticError, RecursionError, KeyError, OSError) as err:
+        if isinstance(err, BrokenPipeError):
+            _quiet_stdout()
+            return 141
+        command = getattr(args, "command", "") or ""
+        if isinstance(err, (ValueError, TypeError, FileNotFoundError, PermissionError, IsADirectoryError)):
+            return _fail(json_wanted, command, str(err) or type(err).__name__)
+        # not a message meant for a user: say what kind of failure, without a traceback
+        return _fail(json_wanted, command, f"cannot compute this ({type(err).__name__}); check the input")
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130
     return 0

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import importlib.util
+import math
 import random
 import re
 from dataclasses import dataclass, field, replace
@@ -26,6 +27,7 @@ from .inference import inference_memory, kv_cache_bytes, kv_cache_bytes_per_toke
 from .model import ModelSpec
 from .training import training_memory, training_memory_seed
 from .units import GB, GiB, MiB, format_bytes, format_count, parse_count
+from .validation import quote
 
 # Dense models with standard attention and no sliding window, so "KV per token x tokens" is the whole story.
 KV_MODELS = ("llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b", "llama-3.2-3b", "qwen2.5-7b", "qwen2.5-72b",
@@ -73,21 +75,24 @@ class Drill:
         if self.unit == "parameters":
             return float(parse_count(user_value))
         if isinstance(user_value, bool):
-            raise ValueError(f"an answer is a number; got {user_value!r}")
+            raise ValueError(f"an answer is a number; got {quote(user_value)}")
         if isinstance(user_value, (int, float)):
             number, unit = float(user_value), ""
         else:
-            match = _VALUE.match(str(user_value).replace(",", "").replace("_", ""))
+            text = str(user_value)[:201]
+            match = _VALUE.match(text.replace(",", "").replace("_", "")) if len(text) <= 200 else None
             if not match:
-                raise ValueError(f"cannot read {user_value!r} as an answer; write a number such as 168, '168 GB' "
+                raise ValueError(f"cannot read {quote(user_value)} as an answer; write a number such as 168, '168 GB' "
                                  "or '156.5 GiB'")
             number, unit = float(match.group(1)), match.group(2).lower()
+        if not math.isfinite(number) or number > 1e30:  # float('1e400') is inf: not an answer anyone means
+            raise ValueError(f"an answer must be a finite number (at most 1e30); got {quote(user_value)}")
         if self.unit == "GPUs":
             if unit not in ("", "gpu", "gpus") or number != int(number):
-                raise ValueError(f"the answer is a whole number of GPUs; got {user_value!r}")
+                raise ValueError(f"the answer is a whole number of GPUs; got {quote(user_value)}")
             return number
         if unit and unit not in _UNITS:
-            raise ValueError(f"unknown unit {unit!r}; use B, MB, GB, TB, MiB, GiB or TiB")
+            raise ValueError(f"unknown unit {quote(unit, 20)}; use B, MB, GB, TB, MiB, GiB or TiB")
         return number * _UNITS[unit or self.default_unit]
 
     @property
@@ -335,7 +340,7 @@ def erratum_drill(which="seed-002") -> Drill:
             f"Counted once: {right.notes[0]}; {right.notes[1]}: {_sum_line(right)}.",
             {"which": which, "size": "13B", "precision": "fp32"},
         )
-    raise ValueError(f"erratum must be one of {', '.join(ERRATA)}; got {which!r}")
+    raise ValueError(f"erratum must be one of {', '.join(ERRATA)}; got {quote(which)}")
 
 
 ERRATA = ("seed-002", "seed-000-fp8", "seed-000-training")
@@ -361,12 +366,12 @@ def generate(seed: int = 0, kind: str | None = None) -> Drill:
     together -> training. Other kinds start further up the ladder.
     """
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed must be a whole number; got {seed!r}")
+        raise ValueError(f"seed must be a whole number; got {quote(seed)}")
     rng = random.Random(seed)
     available = kinds()
     kind = rng.choice(available) if kind is None else kind
     if kind not in available:
-        raise ValueError(f"unknown drill kind {kind!r}; this installation has: {', '.join(available)}")
+        raise ValueError(f"unknown drill kind {quote(kind, 40)}; this installation has: {', '.join(available)}")
     if kind == "serving":
         model = rng.choice(KV_MODELS)
         size = format_count(ModelSpec.from_catalog(model).num_params())

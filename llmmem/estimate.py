@@ -4,23 +4,24 @@
 
 from __future__ import annotations
 
-import math
 from fractions import Fraction
 from functools import lru_cache
-from numbers import Real
+from numbers import Integral, Real
+from typing import Any
 
 from .breakdown import Breakdown
 from .formats import bits_per_weight, weight_bytes
 from .model import ModelSpec
 from .units import GB, format_count, parse_count
+from .validation import is_finite, quote
 
 SERVING_BITS = (4, 8, 16, 32)
 
 
 def _check_bits(bits) -> int:
-    if isinstance(bits, bool) or bits not in SERVING_BITS:
+    if isinstance(bits, bool) or not isinstance(bits, Integral) or bits not in SERVING_BITS:
         allowed = ", ".join(str(b) for b in SERVING_BITS)
-        raise ValueError(f"bits must be one of {allowed}; got {bits!r}")
+        raise ValueError(f"bits must be one of {allowed}; got {quote(bits)}")
     return int(bits)
 
 
@@ -31,12 +32,13 @@ def _overhead_fraction(overhead: float) -> Fraction:
 
 
 def _check_overhead(overhead) -> Fraction:
-    if isinstance(overhead, bool) or not isinstance(overhead, Real) or not math.isfinite(overhead):
-        raise ValueError(f"overhead must be a finite multiplier such as 1.2 (20 % extra); got {overhead!r}")
-    multiplier = float(overhead)
-    if not 1 <= multiplier <= 3:
-        raise ValueError(f"overhead is a multiplier between 1 (none) and 3; got {overhead!r} (1.2 means 20 % extra)")
-    return _overhead_fraction(multiplier)
+    if isinstance(overhead, bool) or not isinstance(overhead, Real) or not is_finite(overhead):
+        raise ValueError(f"overhead must be a finite multiplier such as 1.2 (20 % extra); got {quote(overhead)}")
+    multiplier: Any = overhead
+    if not 1 <= multiplier <= 3:  # compared before float(): float() of a 400-digit int overflows
+        raise ValueError(f"overhead is a multiplier between 1 (none) and 3; got {quote(overhead)} "
+                         "(1.2 means 20 % extra)")
+    return _overhead_fraction(float(overhead))
 
 
 def serving_memory(params, bits=16, overhead=1.2) -> float:

@@ -19,6 +19,7 @@ from .training import (
     shaped_optimizer_state_bytes,
 )
 from .units import GiB
+from .validation import quote
 
 # Module names as peft's `target_modules` takes them; "all-linear" is peft's shorthand for every linear layer
 # but the output head (peft tuners_utils.py, INCLUDE_LINEAR_LAYERS_SHORTHAND).
@@ -47,7 +48,7 @@ def _targets(spec: ModelSpec, targets) -> tuple:
         if targets in TARGET_GROUPS:
             chosen = tuple(n for n in available if n in TARGET_GROUPS[targets])
             if not chosen:
-                raise ValueError(f"{spec.name} has no {targets!r} modules LoRA can target; "
+                raise ValueError(f"{spec.name} has no {quote(targets)} modules LoRA can target; "
                                  f"it has {', '.join(available)}")
             return chosen
         targets = (targets,)
@@ -55,17 +56,18 @@ def _targets(spec: ModelSpec, targets) -> tuple:
         chosen = tuple(targets)
     except TypeError:
         raise ValueError(f"targets must be a group ({', '.join(TARGET_GROUPS)}) or module names; "
-                         f"got {targets!r}") from None
+                         f"got {quote(targets)}") from None
     unknown = [t for t in chosen if t not in available]
     if unknown or not chosen:
-        raise ValueError(f"unknown target module {', '.join(map(repr, unknown)) or '(none given)'} for {spec.name}; "
+        shown = ", ".join(quote(t, 40) for t in unknown[:3]) + (" ..." if len(unknown) > 3 else "")
+        raise ValueError(f"unknown target module {shown or '(none given)'} for {spec.name}; "
                          f"it has {', '.join(available)} (or a group: {', '.join(TARGET_GROUPS)})")
     return tuple(dict.fromkeys(chosen))
 
 
 def _check_rank(rank) -> int:
     if isinstance(rank, bool) or not isinstance(rank, int) or rank <= 0:
-        raise ValueError(f"LoRA rank must be a positive whole number (8, 16, 64 ...); got {rank!r}")
+        raise ValueError(f"LoRA rank must be a positive whole number (8, 16, 64 ...); got {quote(rank)}")
     return rank
 
 
@@ -99,7 +101,7 @@ def lora_memory(spec: ModelSpec, rank=16, targets="attention", base_format="bf16
     if not isinstance(spec, ModelSpec):
         raise ValueError("LoRA memory needs a ModelSpec (the adapters' size depends on the layer shapes)")
     if adapter_dtype not in ADAPTER_BYTES:
-        raise ValueError(f"adapter_dtype must be one of {', '.join(ADAPTER_BYTES)}; got {adapter_dtype!r}")
+        raise ValueError(f"adapter_dtype must be one of {', '.join(ADAPTER_BYTES)}; got {quote(adapter_dtype)}")
     adapters = lora_adapter_matrices(spec, rank, targets)
     trainable = sum(r * c * n for _, r, c, n in adapters)
     a = ADAPTER_BYTES[adapter_dtype]

@@ -30,6 +30,8 @@ from math import ceil
 
 from .model import ModelSpec
 from .units import parse_count
+from .validation import MAX_TEXT, WrongTypeError, listing, quote
+from .validation import name as _text_name
 
 __all__ = [
     "WeightFormat",
@@ -212,16 +214,27 @@ def _gguf_names() -> list[str]:
 
 def _normalize(fmt) -> str:
     if not isinstance(fmt, str):
-        raise ValueError(f"a weight format is a name like 'bf16', 'int4' or 'q4_k_m'; got {fmt!r}")
-    key = fmt.strip().lower().replace("-", "_")
+        raise WrongTypeError(f"a weight format is a name like 'bf16', 'int4' or 'q4_k_m'; got {quote(fmt)}")
+    key = _text_name(fmt, "a weight format", "bf16").replace("-", "_")
     return _ALIASES.get(key, key)
+
+
+def canonical_format(fmt) -> str:
+    """The one name of a weight format: case-insensitive, '-' = '_', aliases resolved ('FP32', 'float32' ->
+    'fp32'); ValueError for an unknown name. Every estimate compares formats by this name only."""
+    key = _normalize(fmt)
+    if key not in FORMATS and key not in GGUF_FILE_TYPES:
+        raise _unknown(fmt)
+    return key
 
 
 def _unknown(fmt) -> ValueError:
     known = format_names()
-    close = difflib.get_close_matches(_normalize(fmt), known + list(_ALIASES), n=3, cutoff=0.6)
+    key = _normalize(fmt) if isinstance(fmt, str) and len(fmt) <= MAX_TEXT else ""
+    close = difflib.get_close_matches(key, known + list(_ALIASES), n=3, cutoff=0.6) if key else []
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    return ValueError(f"unknown weight format {fmt!r}.{hint} Known formats: {', '.join(known)}")
+    return ValueError(f"unknown weight format {quote(fmt, 40)}.{hint} Known formats: "
+                      f"{listing(known, 10, 'llmmem.format_names()')}")
 
 
 def get_format(fmt) -> WeightFormat:
@@ -234,7 +247,7 @@ def get_format(fmt) -> WeightFormat:
         return FORMATS[key]
     if key in GGUF_FILE_TYPES:
         raise ValueError(
-            f"{fmt!r} is a llama.cpp file type that mixes block types tensor by tensor, so it has no "
+            f"{quote(fmt)} is a llama.cpp file type that mixes block types tensor by tensor, so it has no "
             f"single bits-per-weight; pass a ModelSpec (weight_bytes(spec, {key!r}) or "
             f"bits_per_weight({key!r}, spec)), or use the pure block type {GGUF_FILE_TYPES[key]!r}"
         )
@@ -344,7 +357,7 @@ def _check_keep(keep_16bit) -> tuple[str, ...]:
     try:
         keep = tuple(keep_16bit)
     except TypeError:
-        raise ValueError(f"keep_16bit must be a tuple of names from {KEEPABLE}; got {keep_16bit!r}") from None
+        raise ValueError(f"keep_16bit must be a tuple of names from {KEEPABLE}; got {quote(keep_16bit)}") from None
     bad = [k for k in keep if k not in KEEPABLE]
     if bad:
         raise ValueError(f"keep_16bit accepts {', '.join(KEEPABLE)}; got {', '.join(map(repr, bad))}")
@@ -505,7 +518,7 @@ def gguf_tensor_types(spec: ModelSpec, ftype: str = "q4_k_m") -> list[dict]:
     pure = key not in GGUF_FILE_TYPES
     if pure and (key not in FORMATS or FORMATS[key].family != "gguf"):
         if key in FORMATS:
-            raise ValueError(f"{ftype!r} is not a GGUF type; GGUF types: {', '.join(_gguf_names())}")
+            raise ValueError(f"{quote(ftype)} is not a GGUF type; GGUF types: {', '.join(_gguf_names())}")
         raise _unknown(ftype)
     if spec.model_type not in GGUF_MODEL_TYPES or spec.is_moe or spec.uses_mla:
         raise ValueError(

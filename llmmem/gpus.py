@@ -17,6 +17,7 @@ from importlib import resources
 from numbers import Real
 
 from .units import GB, GiB, MiB, check_bytes
+from .validation import MAX_TEXT, is_finite, listing, quote
 
 
 @dataclass(frozen=True)
@@ -69,21 +70,21 @@ def get_gpu(name) -> GPU:
     if isinstance(name, GPU):
         return name
     if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"a GPU is named by a string such as 'A100-80GB'; got {name!r}")
+        raise ValueError(f"a GPU is named by a string such as 'A100-80GB'; got {quote(name)}")
     catalog = _catalog()
-    found = catalog.get(_key(name))
+    found = catalog.get(_key(name)) if len(name) <= MAX_TEXT else None
     if found is None:
-        close = difflib.get_close_matches(name, gpu_names(), n=3, cutoff=0.4)
+        close = difflib.get_close_matches(name, gpu_names(), n=3, cutoff=0.4) if len(name) <= MAX_TEXT else []
         hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown GPU {name!r}.{hint} Known: {', '.join(gpu_names())}")
+        raise ValueError(f"unknown GPU {quote(name, 40)}.{hint} Known: {listing(gpu_names(), 8, 'llmmem gpus')}")
     return found
 
 
 def _fraction(value, what: str, low, high) -> Fraction:
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-        raise ValueError(f"{what} must be a finite number; got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, Real) or not is_finite(value):
+        raise ValueError(f"{what} must be a finite number; got {quote(value)}")
     if not low < value <= high:
-        raise ValueError(f"{what} must be in ({low}, {high}]; got {value!r}")
+        raise ValueError(f"{what} must be in ({low}, {high}]; got {quote(value)}")
     return Fraction(repr(float(value)))
 
 
@@ -94,7 +95,7 @@ def usable_bytes(gpu="A100-80GB", usable_fraction=1.0, reserve_bytes=0) -> Fract
     reserve = check_bytes(reserve_bytes, what="reserve_bytes")
     usable = card.memory_bytes * fraction - Fraction(reserve)
     if usable <= 0:
-        raise ValueError(f"nothing is left on a {card.name} after reserving {reserve_bytes!r} bytes")
+        raise ValueError(f"nothing is left on a {card.name} after reserving {quote(reserve_bytes)} bytes")
     return usable
 
 

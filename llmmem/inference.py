@@ -24,12 +24,27 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from numbers import Real
 
 from .breakdown import Breakdown
 from .formats import bits_per_weight, weight_bytes
+from .formats import canonical_format as canonical_weight_format
 from .gpus import get_gpu
 from .model import ModelSpec
 from .units import GiB
+from .validation import (
+    MAX_BATCH,
+    MAX_TOKENS,
+    canonical_kv_format,
+    check_batch,
+    check_fraction,
+    check_int,
+    check_nonneg,
+    check_parallel,
+    check_positive,
+    check_tokens,
+    quote,
+)
 
 __all__ = [
     "KV_CACHE_FORMATS",
@@ -86,9 +101,8 @@ SAMPLER_FP32_BYTES_PER_LOGIT = 13
 
 
 def _check_positive_int(value, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{what} must be a positive whole number; got {value!r}")
-    return value
+    """A whole number >= 1 of at most 10^9 (tokens, block sizes, request counts): see llmmem.validation."""
+    return check_positive(value, what, MAX_TOKENS, "far above any real serving setting")
 
 
 def _check_spec(spec) -> ModelSpec:
@@ -100,10 +114,7 @@ def _check_spec(spec) -> ModelSpec:
 
 
 def _kv_bits(fmt) -> int:
-    bits = KV_CACHE_FORMATS.get(fmt) if isinstance(fmt, str) else None
-    if bits is None:
-        raise ValueError(f"unknown KV-cache format {fmt!r}; accepted: {', '.join(KV_CACHE_FORMATS)}")
-    return bits
+    return KV_CACHE_FORMATS[canonical_kv_format(fmt)]
 
 
 def _kv_heads_per_rank(spec: ModelSpec, tp) -> int:
@@ -115,7 +126,7 @@ def _kv_heads_per_rank(spec: ModelSpec, tp) -> int:
     Attention heads must divide evenly (vllm/config/parallel.py verify_with_parallel_config), and the KV
     heads must divide tp or be divisible by it (QKVParallelLinear), so max(1, kv // tp) = ceil(kv / tp).
     """
-    _check_positive_int(tp, "tp (tensor-parallel size)")
+    check_parallel(tp, "tp (tensor-parallel size)")
     if tp > spec.num_heads or spec.num_heads % tp:
         raise ValueError(
             f"tp must divide the number of attention heads ({spec.num_heads}); got tp={tp}"
@@ -131,7 +142,7 @@ def _kv_heads_per_rank(spec: ModelSpec, tp) -> int:
 def _pp_layers(num_layers: int, pp) -> list[range]:
     """Layer ranges of the pipeline stages, as vLLM's get_pp_indices (vllm/distributed/utils.py) splits them:
     an even share each, the remainder going one by one to the stages before the last."""
-    _check_positive_int(pp, "pp (pipeline-parallel size)")
+    check_parallel(pp, "pp (pipeline-parallel size)")
     if pp > num_layers:
         raise ValueError(f"pp cannot exceed the number of layers ({num_layers}); got pp={pp}")
     sizes = [num_layers // pp] * pp
@@ -183,8 +194,8 @@ def kv_cache_bytes(spec, seq_len=8192, batch=1, fmt="bf16", tp=1, pp=1) -> int:
     2560
     """
     spec = _check_spec(spec)
-    seq_len = _check_positive_int(seq_len, "seq_len")
-    batch = _check_positive_int(batch, "batch")
+    seq_len = check_tokens(seq_len)
+    batch = check_batch(batch)
     per_layer = _layer_bytes_per_token(spec, _kv_bits(fmt), _kv_heads_per_rank(spec, tp))
     window = spec.sliding_window
     sliding = set(spec.sliding_window_layers) if window else set()
@@ -210,8 +221,7 @@ def kv_cache_tokens(available_bytes, spec, fmt="bf16", tp=1, block_size=VLLM_BLO
     parallelism, use the stage with the most layers (vLLM keeps the smallest block count over all GPUs).
     """
     spec = _check_spec(spec)
-    if isinstance(available_bytes, bool) or not isinstance(available_bytes, (int, float)) or available_bytes < 0:
-        raise ValueError(f"available_bytes must be a non-negative number of bytes; got {available_bytes!r}")
+    check_nonneg(available_bytes, "available_bytes")
     block_size = _check_positive_int(block_size, "block_size")
     layers = max(len(stage) for stage in _pp_layers(spec.num_layers, pp))
     page = block_size * _layer_bytes_per_token(spec, _kv_bits(fmt), _kv_heads_per_rank(spec, tp))
@@ -240,8 +250,7 @@ def max_concurrency(tokens, max_model_len, block_size=VLLM_BLOCK_SIZE) -> float:
     As vLLM logs "Maximum concurrency for N tokens per request" for full-attention models
     (get_max_concurrency_for_kv_cache_config): blocks available / blocks one full-length request needs.
     """
-    if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0:
-        raise ValueError(f"tokens must be a non-negative whole number of tokens; got {tokens!r}")
+    tokens = check_int(tokens, "tokens", 0, MAX_TOKENS * MAX_BATCH, "a very large KV cache")
     max_model_len = _check_positive_int(max_model_len, "max_model_len")
     block_size = _check_positive_int(block_size, "block_size")
     return (tokens // block_size) / math.ceil(max_model_len / block_size)
@@ -255,8 +264,10 @@ def vllm_available_kv_bytes(total_gpu_bytes, weights, activation_peak, non_torch
     increase" + "non-torch forward increase memory". vLLM's default gpu_memory_utilization is 0.9.
     The CUDA-graph pool and the CUDA context live in the remaining headroom.
     """
-    if isinstance(gpu_memory_utilization, bool) or not 0 < gpu_memory_utilization <= 1:
-        raise ValueError(f"gpu_memory_utilization is a fraction in (0, 1], e.g. 0.9; got {gpu_memory_utilization!r}")
+    check_fraction(gpu_memory_utilization, "gpu_memory_utilization (e.g. 0.9)", open_min=True)
+    for value, what in ((total_gpu_bytes, "total_gpu_bytes"), (weights, "weights"),
+                        (activation_peak, "activation_peak"), (non_torch, "non_torch")):
+        check_nonneg(value, what)
     return total_gpu_bytes * gpu_memory_utilization - (weights + activation_peak + non_torch)
 
 
@@ -300,7 +311,7 @@ def prefill_activation_bytes(spec, tokens=VLLM_MAX_NUM_BATCHED_TOKENS, seqs=VLLM
 
 
 @lru_cache(maxsize=256)
-def _weight_bytes(spec: ModelSpec, fmt: str) -> int:
+def _weight_bytes(spec: ModelSpec, fmt: str) -> int:  # fmt: canonical (hashable) name
     # Cached: a ModelSpec is immutable, and the formats module walks every tensor of the model.
     return weight_bytes(spec, fmt)
 
@@ -311,10 +322,10 @@ def _overhead_bytes(overhead, weights_total, tp):
         label = "0.25 GiB (one GPU)" if tp == 1 else "2.1 GiB per GPU (TP > 1: NCCL buffers)"
         return constant, (f"overhead: non-torch memory measured by vLLM 0.19 on H100, {label}; "
                           "CUDA graphs and context not included")
-    if isinstance(overhead, bool) or not isinstance(overhead, (int, float)) or not 0 <= overhead <= 1:
+    if isinstance(overhead, bool) or not isinstance(overhead, Real) or not 0 <= overhead <= 1:
         raise ValueError(
             f"overhead must be None (a measured constant) or a fraction of the weights between 0 and 1 "
-            f"(0.2 = the seed articles' 20 %); got {overhead!r}"
+            f"(0.2 = the seed articles' 20 %); got {quote(overhead)}"
         )
     return overhead * weights_total, (f"overhead: {overhead:.0%} of the weights, the seed articles' flat margin, "
                                       "used instead of the vLLM non-torch constant")
@@ -335,15 +346,17 @@ def inference_memory(spec, weights="bf16", kv_cache="bf16", batch=1, seq_len=819
       TP > 1); a fraction such as 0.2 -> that share of the weights (the seed articles' 20 %), instead.
     """
     spec = _check_spec(spec)
-    batch = _check_positive_int(batch, "batch")
-    seq_len = _check_positive_int(seq_len, "seq_len")
+    batch = check_batch(batch)
+    seq_len = check_tokens(seq_len)
     _check_positive_int(max_num_batched_tokens, "max_num_batched_tokens")
     _check_positive_int(max_num_seqs, "max_num_seqs")
-    kv = kv_cache_bytes(spec, seq_len=seq_len, batch=batch, fmt=kv_cache, tp=tp, pp=pp)
+    # Computed from the canonical names ('BF16', 'bfloat16' and 'bf16' give the same answer); shown as given.
+    kv_format, weight_format = canonical_kv_format(kv_cache), canonical_weight_format(weights)
+    kv = kv_cache_bytes(spec, seq_len=seq_len, batch=batch, fmt=kv_format, tp=tp, pp=pp)
     ranks = tp * pp
-    weights_total = _weight_bytes(spec, weights)
+    weights_total = _weight_bytes(spec, weight_format)
     weights_gpu = weights_total // ranks if weights_total % ranks == 0 else weights_total / ranks
-    act_bytes = 4 if weights == "fp32" else 2
+    act_bytes = 4 if weight_format == "fp32" else 2
     tokens = min(batch * seq_len, max_num_batched_tokens)
     activations = prefill_activation_bytes(spec, tokens, min(batch, max_num_seqs), tp=tp, act_bytes=act_bytes)
     extra, overhead_note = _overhead_bytes(overhead, weights_gpu, tp)
@@ -354,7 +367,7 @@ def inference_memory(spec, weights="bf16", kv_cache="bf16", batch=1, seq_len=819
         notes=(
             f"weights: {weights} as llmmem.formats.weight_bytes counts them (quantized formats keep embedding, "
             f"LM head and norms in 16 bits), / {ranks} GPU(s): vLLM shards embedding and LM head over TP too",
-            f"kv_cache: exact, {kv_cache} ({KV_CACHE_FORMATS[kv_cache]} bits per element), "
+            f"kv_cache: exact, {kv_cache} ({KV_CACHE_FORMATS[kv_format]} bits per element), "
             "windows and TP replication included",
             f"activations: estimate of the prefill/sampler peak for {tokens:,} tokens (vLLM-style chunked prefill)",
             overhead_note,
@@ -367,20 +380,23 @@ def inference_memory(spec, weights="bf16", kv_cache="bf16", batch=1, seq_len=819
 
 def _capacity(gpu, gpu_memory_utilization) -> float:
     card = get_gpu(gpu)
-    if isinstance(gpu_memory_utilization, bool) or not 0 < gpu_memory_utilization <= 1:
-        raise ValueError(f"gpu_memory_utilization is a fraction in (0, 1]; got {gpu_memory_utilization!r}")
+    check_fraction(gpu_memory_utilization, "gpu_memory_utilization", open_min=True)
     return card.memory_bytes * gpu_memory_utilization
 
 
-def _largest(fits, start: int = 1) -> int:
-    """Largest n >= start with fits(n) (fits is monotone: true, ..., true, false, ...), or start - 1."""
+def _largest(fits, limit: int, start: int = 1) -> int:
+    """Largest n in [start, limit] with fits(n) (fits is monotone: true, ..., true, false, ...), or start - 1.
+
+    Doubling then bisection: about 2 log2(answer) calls, and never an n above ``limit`` (the documented
+    range of the argument, llmmem.validation), so the search is bounded whatever the model.
+    """
     if not fits(start):
         return start - 1
-    lo, hi = start, start * 2
-    while fits(hi):
-        lo, hi = hi, hi * 2
-        if hi > 1 << 40:  # memory no longer grows with n
-            return lo
+    lo, hi = start, min(start * 2, limit)
+    while hi > lo and fits(hi):
+        if hi == limit:  # everything up to the range's end fits
+            return limit
+        lo, hi = hi, min(hi * 2, limit)
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if fits(mid) else (lo, mid)
@@ -405,7 +421,7 @@ def max_context(spec, gpu, batch=1, weights="bf16", kv_cache="bf16", tp=1, overh
         big = max(window, kwargs.get("max_num_batched_tokens", VLLM_MAX_NUM_BATCHED_TOKENS))
         if fits(big):
             return None
-    return _largest(fits)
+    return _largest(fits, MAX_TOKENS)
 
 
 def max_batch(spec, gpu, seq_len=8192, weights="bf16", kv_cache="bf16", tp=1, overhead=None,
@@ -417,7 +433,7 @@ def max_batch(spec, gpu, seq_len=8192, weights="bf16", kv_cache="bf16", tp=1, ov
     def fits(n):
         return inference_memory(spec, weights, kv_cache, n, seq_len, tp, overhead, **kwargs).total <= capacity
 
-    return _largest(fits)
+    return _largest(fits, MAX_BATCH)
 
 
 @dataclass(frozen=True)

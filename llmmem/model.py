@@ -21,6 +21,7 @@ This module imports only the standard library, so ``import llmmem.model`` stays 
 from __future__ import annotations
 
 import difflib
+import errno
 import functools
 import json
 import os
@@ -28,6 +29,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
+
+from .validation import MAX_DIM, MAX_LAYERS, MAX_TEXT, MissingFileError, WrongTypeError, listing, quote, spec_fields
 
 __all__ = ["ModelSpec", "SUPPORTED_MODEL_TYPES", "catalog_names"]
 
@@ -87,6 +90,11 @@ class ModelSpec:
 
     source: str = ""  # where the spec came from: a file path, "dict", a catalog entry, ...
 
+    def __post_init__(self) -> None:
+        # No path can build an absurd spec: sizes bounded and positive, heads dividing (llmmem.validation).
+        for key, value in spec_fields(self).items():
+            object.__setattr__(self, key, value)
+
     # ------------------------------------------------------------------ construction
 
     @classmethod
@@ -101,13 +109,19 @@ class ModelSpec:
         model_type = config.get("model_type")
         if model_type is None:
             raise ValueError(f"config has no 'model_type'; supported types: {', '.join(SUPPORTED_MODEL_TYPES)}")
+        if not isinstance(model_type, str):
+            raise WrongTypeError(f"config 'model_type' must be a string such as 'llama'; got {quote(model_type)}")
+        if name is not None and not isinstance(name, str):
+            raise WrongTypeError(f"name must be a string; got {quote(name)}")
         reader = _READERS.get(model_type)
         if reader is None:
             raise ValueError(
-                f"unsupported model_type {model_type!r}; supported types: {', '.join(SUPPORTED_MODEL_TYPES)}"
+                f"unsupported model_type {quote(model_type)}; supported types: {', '.join(SUPPORTED_MODEL_TYPES)}"
             )
         fields = reader(_Config(config, model_type))
         spec_name = name or config.get("_name_or_path") or model_type
+        if not isinstance(spec_name, str) or len(spec_name) > MAX_TEXT:
+            spec_name = model_type  # a non-string or absurd '_name_or_path' is only a label: not worth failing
         return cls(name=spec_name, model_type=model_type, source=source, **fields)
 
     @classmethod
@@ -118,13 +132,14 @@ class ModelSpec:
         Each entry keeps the model's Hugging Face ``config.json`` and where it was read (``llmmem/data/models.json``).
         """
         if not isinstance(name, str):
-            raise ValueError(f"name must be a string such as 'llama-3.1-70b'; got {type(name).__name__}")
+            raise WrongTypeError(f"name must be a string such as 'llama-3.1-70b'; got {type(name).__name__}")
         models = _catalog()["models"]
         key = name.strip().lower()
         if key not in models:
-            close = difflib.get_close_matches(key, list(models), n=3, cutoff=0.5)
+            close = difflib.get_close_matches(key, list(models), n=3, cutoff=0.5) if len(key) <= MAX_TEXT else []
             hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
-            raise ValueError(f"no model {name!r} in the catalog; {hint}known names: {', '.join(models)}")
+            raise ValueError(f"no model {quote(name, 40)} in the catalog; {hint}known names: "
+                             f"{listing(models, 6, 'llmmem models')}")
         return replace(cls.from_hf_config(models[key]["config"], name=key), source=f"catalog:{key}")
 
     # ------------------------------------------------------------------ parameter counts
@@ -329,16 +344,17 @@ def _load_config(cfg: Mapping[str, Any] | str | os.PathLike) -> tuple[dict, str]
     if os.path.isdir(path):
         path = os.path.join(path, "config.json")
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"no config.json at {path!r}")
-    with open(path, encoding="utf-8") as f:
-        try:
-            config = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path} is not valid JSON: {e}") from None
+        raise MissingFileError(errno.ENOENT, f"no config.json at {quote(path)}")
+    from .checkpoint import read_json_file  # regular files only, size and nesting bounded
+
+    config = read_json_file(path, MAX_CONFIG_BYTES, "config.json")
     if not isinstance(config, dict):
         raise ValueError(f"{path} must hold a JSON object; got {type(config).__name__}")
     return config, path
 
+
+# A real config.json is a few kB (DeepSeek-V3's is 1.7 kB); 10 MB is far above any of them.
+MAX_CONFIG_BYTES = 10_000_000
 
 _REQUIRED = object()
 
@@ -378,14 +394,14 @@ class _Config:
         """A non-negative int (null counts as 0)."""
         value = self.config.get(key, default)
         value = 0 if value is None else value
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"config key {key!r} must be a non-negative integer; got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DIM:
+            raise ValueError(f"config key {key!r} must be a whole number from 0 to {MAX_DIM:,}; got {quote(value)}")
         return value
 
     def flag(self, key: str, default: bool) -> bool:
         value = self.config.get(key, default)
         if not isinstance(value, bool):
-            raise ValueError(f"config key {key!r} must be true or false; got {value!r}")
+            raise ValueError(f"config key {key!r} must be true or false; got {quote(value)}")
         return value
 
     def head_dim(self, hidden_size: int, num_heads: int, default: int | None = None) -> int:
@@ -419,9 +435,17 @@ class _Config:
         return tuple(i for i, t in enumerate(layer_types) if t == "sliding_attention")
 
 
+_LAYER_KEYS = frozenset({"num_hidden_layers", "n_layer", "num_layers"})
+
+
 def _positive_int(key: str, value: Any) -> int:
+    """A positive int, bounded before any per-layer tuple is built (llmmem.validation: layers <= 10,000,
+    other sizes <= 10^8), so a config with 10^8 layers or a 400-digit vocab_size is refused at once."""
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"config key {key!r} must be a positive integer; got {value!r}")
+        raise ValueError(f"config key {key!r} must be a positive integer; got {quote(value)}")
+    limit, why = (MAX_LAYERS, "60x the deepest published LLM") if key in _LAYER_KEYS else (MAX_DIM, "400x real widths")
+    if value > limit:
+        raise ValueError(f"config key {key!r} must be at most {limit:,} ({why}); got {quote(value)}")
     return value
 
 
@@ -543,7 +567,10 @@ def _read_qwen3_moe(c: _Config) -> dict:
     fields = _llama_family_core(c, kv_default=4)
     experts = c.count("num_experts", 128)
     step = c.size("decoder_sparse_step", default=1)
-    mlp_only = set(c.config.get("mlp_only_layers") or ())
+    mlp_only_list = c.config.get("mlp_only_layers") or []
+    if not isinstance(mlp_only_list, list) or not all(type(i) is int for i in mlp_only_list):
+        raise ValueError(f"config key 'mlp_only_layers' must be a list of layer indices; got {quote(mlp_only_list)}")
+    mlp_only = set(mlp_only_list)
     moe_layers = tuple(
         i for i in range(fields["num_layers"]) if experts > 0 and i not in mlp_only and (i + 1) % step == 0
     )

@@ -12,20 +12,20 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from numbers import Integral
 
 from .breakdown import Breakdown
 from .gpus import get_gpu, usable_bytes
 from .model import ModelSpec
 from .training import (
     CUDA_CONTEXT_BYTES,
-    _check_positive,
-    _choice,
     estimate_activation_bytes,
     korthikanti_activation_bytes,
     logits_bytes,
     training_memory,
 )
 from .units import GB, format_count, parse_count
+from .validation import check_parallel, choice, quote
 
 # strategy -> (ZeRO stage, shards only within a node)
 STRATEGIES = {
@@ -42,9 +42,9 @@ def _ceil_div(value, n: int):
 
 
 def _check_stage(stage) -> int:
-    if isinstance(stage, bool) or stage not in (0, 1, 2, 3):
-        raise ValueError(f"ZeRO stage must be 0, 1, 2 or 3; got {stage!r}")
-    return stage
+    if isinstance(stage, bool) or not isinstance(stage, Integral) or stage not in (0, 1, 2, 3):
+        raise ValueError(f"ZeRO stage must be 0, 1, 2 or 3; got {quote(stage)}")
+    return int(stage)
 
 
 def shard_model_states(states: dict, n: int, stage: int) -> dict:
@@ -59,7 +59,7 @@ def zero_model_states_per_gpu(params, n_gpus, stage, precision="mixed-bf16", opt
     Mixed-precision Adam, 7.5B parameters, 64 GPUs (ZeRO paper, Figure 1): 120, 31.4, 16.6 and 1.9 GB.
     """
     stage = _check_stage(stage)
-    n = _check_positive(n_gpus, "n_gpus")
+    n = check_parallel(n_gpus, "n_gpus")
     full = training_memory(params, precision=precision, optimizer=optimizer, overhead_bytes=0)
     states = {k: full[k] for k in _STATE_PARTS if k in full}
     per_gpu = shard_model_states(states, n, stage)
@@ -75,7 +75,7 @@ def deepspeed_estimate(total_params, n_gpus, stage, largest_layer_params=0, offl
     `estimate_zero2_model_states_mem_needs`, stage3.py `estimate_zero3_model_states_mem_needs`):
     stage 2: 4P + 16P/N (2P with optimizer offload); stage 3: 4 x largest layer + 18P/N (+2P/N with
     optimizer offload, nothing more with parameter offload). DeepSpeed keeps fp32 gradients (4 + 12 + ... = 18)."""
-    p, n = parse_count(total_params), _check_positive(n_gpus, "n_gpus")
+    p, n = parse_count(total_params), check_parallel(n_gpus, "n_gpus")
     if stage == 2:
         return 2 * p if offload_optimizer else 4 * p + int(16 * p / n)
     if stage == 3:
@@ -83,7 +83,7 @@ def deepspeed_estimate(total_params, n_gpus, stage, largest_layer_params=0, offl
         if offload_optimizer:
             return largest if offload_params else largest + int(2 * p / n)
         return largest + int(18 * p / n)
-    raise ValueError(f"DeepSpeed publishes estimators for stages 2 and 3; got {stage!r}")
+    raise ValueError(f"DeepSpeed publishes estimators for stages 2 and 3; got {quote(stage)}")
 
 
 def _stage_params(spec, count: int, pp: int) -> int:
@@ -112,9 +112,9 @@ def sharded_training_memory(spec_or_params, n_gpus, strategy="zero3", tp=1, pp=1
     Korthikanti et al.'s factor (10 + 24/t + 5as/(ht)) / (34 + 5as/h), times the layers on a stage, times
     the micro-batches in flight on the first stage: min(pp, m) for 1F1B, m for GPipe.
     """
-    strategy = _choice(strategy, tuple(STRATEGIES), "strategy")
-    schedule = _choice(schedule, SCHEDULES, "schedule")
-    n, tp, pp = (_check_positive(v, w) for v, w in ((n_gpus, "n_gpus"), (tp, "tp"), (pp, "pp")))
+    strategy = choice(strategy, tuple(STRATEGIES), "strategy")
+    schedule = choice(schedule, SCHEDULES, "schedule")
+    n, tp, pp = (check_parallel(v, w) for v, w in ((n_gpus, "n_gpus"), (tp, "tp"), (pp, "pp")))
     spec = spec_or_params if isinstance(spec_or_params, ModelSpec) else None
     if n % (tp * pp):
         raise ValueError(f"n_gpus ({n}) must be a multiple of tp x pp ({tp} x {pp} = {tp * pp})")
@@ -126,7 +126,7 @@ def sharded_training_memory(spec_or_params, n_gpus, strategy="zero3", tp=1, pp=1
             raise ValueError(f"pp={pp} is more pipeline stages than {spec.name}'s {spec.num_layers} layers")
     dp = n // (tp * pp)
     stage, within_node = STRATEGIES[strategy]
-    shard_over = min(dp, _check_positive(gpus_per_node, "gpus_per_node")) if within_node else dp
+    shard_over = min(dp, check_parallel(gpus_per_node, "gpus_per_node")) if within_node else dp
     if offload_params and stage != 3:
         raise ValueError("offload_params needs parameters to be sharded: ZeRO-3 / FSDP full or hybrid shard")
     count = spec.num_params() if spec else parse_count(spec_or_params)
@@ -152,7 +152,7 @@ def sharded_training_memory(spec_or_params, n_gpus, strategy="zero3", tp=1, pp=1
         parts["gathered_weights"] = math.ceil(2 * unit * per_param["weights"] / tp)
         notes.append("gathered_weights: the unit being computed and the prefetched next one, unsharded")
     if spec is not None:
-        _choice(recompute, ("none", "selective", "full"), "recompute")
+        choice(recompute, ("none", "selective", "full"), "recompute")
         m = num_micro_batches or pp
         in_flight = min(pp, m) if schedule == "1f1b" else m
         tp_factor = Fraction(korthikanti_activation_bytes(spec, batch, seq_len, recompute, tp=tp),
@@ -173,13 +173,31 @@ def sharded_training_memory(spec_or_params, n_gpus, strategy="zero3", tp=1, pp=1
 
 def gpus_needed_for_training(spec_or_params, gpu="H100-80GB", strategy="zero3", tp=1, pp=1, usable_fraction=1.0,
                              max_gpus=4096, **kwargs) -> int:
-    """The fewest GPUs (a multiple of tp x pp) whose per-GPU training memory fits one `gpu`."""
+    """The fewest GPUs (a multiple of tp x pp) whose per-GPU training memory fits one `gpu`.
+
+    Per-GPU memory never grows with the data-parallel degree (sharded states shrink, the rest stays), so the
+    answer is found by bisection over the multiples of tp x pp: about log2(max_gpus) evaluations, whatever
+    ``max_gpus`` (at most 10^6) is.
+    """
     capacity = usable_bytes(gpu, usable_fraction)
+    tp, pp = check_parallel(tp, "tp"), check_parallel(pp, "pp")
+    max_gpus = check_parallel(max_gpus, "max_gpus")
+    stage = STRATEGIES[choice(strategy, tuple(STRATEGIES), "strategy")][0]
     step = tp * pp
-    for n in range(step, max_gpus + 1, step):
-        if sharded_training_memory(spec_or_params, n, strategy, tp, pp, **kwargs).total <= capacity:
-            return n
-        if STRATEGIES[_choice(strategy, tuple(STRATEGIES), "strategy")][0] == 0 and n >= step:
-            break  # plain data parallelism replicates everything: more GPUs never help
-    raise ValueError(f"no number of {get_gpu(gpu).name} up to {max_gpus} fits this with {strategy}, tp={tp}, pp={pp}; "
-                     f"try a higher ZeRO stage, tensor or pipeline parallelism, offload, or recomputation")
+    if step > max_gpus:
+        raise ValueError(f"tp x pp = {step} GPUs is more than max_gpus = {max_gpus}")
+
+    def fits(k: int) -> bool:
+        return sharded_training_memory(spec_or_params, k * step, strategy, tp, pp, **kwargs).total <= capacity
+
+    # Plain data parallelism replicates everything: more GPUs never help, so only k = 1 can fit.
+    high = 1 if stage == 0 else max_gpus // step
+    if not fits(high):
+        raise ValueError(f"no number of {get_gpu(gpu).name} up to {max_gpus} fits this with {strategy}, tp={tp}, "
+                         f"pp={pp}; try a higher ZeRO stage, tensor or pipeline parallelism, offload, or "
+                         "recomputation")
+    low = 0  # fits(low) is false by convention (no GPUs), fits(high) is true
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (low, mid) if fits(mid) else (mid, high)
+    return high * step

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from numbers import Integral, Real
 
 from .breakdown import Breakdown
 from .model import ModelSpec
 from .units import GB, GiB, format_count, parse_count
+from .validation import WrongTypeError, check_batch, check_nonneg, check_parallel, check_tokens, choice, quote
+from .validation import name as _name
 
 # --------------------------------------------------------------------------- the seed, as written
 
@@ -40,10 +41,10 @@ def training_memory_seed(params, bytes_per_param=4, optimizer="adamw") -> Breakd
     count = parse_count(params)
     if bytes_per_param not in SEED_BYTES_PER_PARAM or isinstance(bytes_per_param, bool):
         raise ValueError(f"bytes_per_param must be one of 4, 2, 1, 0.5 (float32, bf16, int8, int4); "
-                         f"got {bytes_per_param!r}")
+                         f"got {quote(bytes_per_param)}")
     key = _name(optimizer, "optimizer")
     if key not in SEED_OPTIMIZER_STATES:
-        raise ValueError(f"the seed's process knows optimizers 'adamw' and 'sgd'; got {optimizer!r}")
+        raise ValueError(f"the seed's process knows optimizers 'adamw' and 'sgd'; got {quote(optimizer)}")
     storage = Fraction(count) * Fraction(bytes_per_param)
     parts = {
         "training_4x_inference": 4 * storage,
@@ -87,8 +88,8 @@ def training_memory(spec_or_params, precision="mixed-bf16", optimizer="adamw", b
     count (then only the model states are computed: activations need the architecture). See
     `activation_bytes` for what the activations count and `logits_bytes` for the loss.
     """
-    precision = _choice(precision, PRECISIONS, "precision")
-    optimizer = _choice(optimizer, OPTIMIZERS, "optimizer")
+    precision = choice(precision, PRECISIONS, "precision")
+    optimizer = choice(optimizer, OPTIMIZERS, "optimizer")
     spec = spec_or_params if isinstance(spec_or_params, ModelSpec) else None
     count = spec.num_params() if spec else parse_count(spec_or_params)
     w, master, grad, state = _bytes_per_param(precision)
@@ -103,16 +104,16 @@ def training_memory(spec_or_params, precision="mixed-bf16", optimizer="adamw", b
     notes = [f"{precision}: {w} B weights{master_note} + {grad} B gradients per parameter",
              f"{optimizer}: {_exact(Fraction(parts['optimizer_states'], count)):.4g} B of state per parameter"]
     if spec is not None:
-        _check_positive(batch, "batch")
-        _check_positive(seq_len, "seq_len")
+        check_batch(batch)
+        check_tokens(seq_len)
         parts["activations"], how = estimate_activation_bytes(spec, batch, seq_len, precision, recompute, attention)
         parts["logits"] = logits_bytes(spec, batch, seq_len, precision)
         notes.append(f"activations: tensors saved for backward, batch {batch} x {seq_len} tokens, {attention} "
                      f"attention, recompute={recompute} ({how})")
     else:
-        _choice(recompute, RECOMPUTE, "recompute"), _choice(attention, ATTENTION, "attention")
+        choice(recompute, RECOMPUTE, "recompute"), choice(attention, ATTENTION, "attention")
         notes.append("activations not included: they need the architecture (pass a ModelSpec)")
-    _check_nonneg(overhead_bytes, "overhead_bytes")
+    check_nonneg(overhead_bytes, "overhead_bytes")
     parts["overhead"] = overhead_bytes
     notes.append(f"overhead: {overhead_bytes / GiB:.2f} GiB for the CUDA context and workspaces")
     name = spec.name if spec else format_count(count)
@@ -136,7 +137,7 @@ def optimizer_state_bytes(spec_or_params, optimizer="adamw", state_bytes=4) -> i
     1-D tensors. 8-bit Adam keeps two 1-byte states per matrix element plus fp32 block scales, and 32-bit
     states for 1-D tensors.
     """
-    optimizer = _choice(optimizer, OPTIMIZERS, "optimizer")
+    optimizer = choice(optimizer, OPTIMIZERS, "optimizer")
     if optimizer in _STATES:
         count = spec_or_params.num_params() if isinstance(spec_or_params, ModelSpec) else parse_count(spec_or_params)
         return _STATES[optimizer] * state_bytes * count
@@ -154,7 +155,7 @@ def shaped_optimizer_state_bytes(matrices, vectors: int, optimizer="adamw", stat
     The one home of the shape-dependent rules (Adafactor's factored moment, 8-bit Adam's block scales), used
     for a whole model (`optimizer_state_bytes`) and for LoRA adapters (`llmmem.finetune`).
     """
-    optimizer = _choice(optimizer, OPTIMIZERS, "optimizer")
+    optimizer = choice(optimizer, OPTIMIZERS, "optimizer")
     in_matrices = sum(r * c * n for _, r, c, n in matrices)
     if optimizer in _STATES:
         return _STATES[optimizer] * state_bytes * (in_matrices + vectors)
@@ -197,11 +198,11 @@ def activation_bytes(spec: ModelSpec, batch=1, seq_len=4096, precision="bf16", r
     eager attention it drops 4*H*s + a*H*s and saves K/V un-repeated; sdpa already saves nothing s-sized.
     Mixed precision is counted as bf16 (a = 2); autocast's casts change the details.
     """
-    precision = _choice(precision, PRECISIONS, "precision")
-    recompute = _choice(recompute, RECOMPUTE, "recompute")
-    attention = _choice(attention, ATTENTION, "attention")
-    _check_positive(batch, "batch")
-    _check_positive(seq_len, "seq_len")
+    precision = choice(precision, PRECISIONS, "precision")
+    recompute = choice(recompute, RECOMPUTE, "recompute")
+    attention = choice(attention, ATTENTION, "attention")
+    check_batch(batch)
+    check_tokens(seq_len)
     if spec.uses_mla or spec.mlp_kind != "gated":
         raise ValueError(f"the activation accounting covers Llama-family layers (gated MLP, standard attention); "
                          f"{spec.model_type} differs: use `korthikanti_activation_bytes` for an approximation")
@@ -243,7 +244,7 @@ def estimate_activation_bytes(spec: ModelSpec, batch=1, seq_len=4096, precision=
         return activation_bytes(spec, batch, seq_len, precision, recompute, attention), \
             "llmmem's Llama-family accounting, exact against PyTorch"
     approx = korthikanti_activation_bytes(spec, batch, seq_len, recompute)
-    scale = 2 if _choice(precision, PRECISIONS, "precision") == "fp32" else 1
+    scale = 2 if choice(precision, PRECISIONS, "precision") == "fp32" else 1
     return scale * approx, f"Korthikanti et al. 2022's GPT-style formula: an approximation for {spec.model_type}"
 
 
@@ -255,9 +256,9 @@ def logits_bytes(spec: ModelSpec, batch=1, seq_len=4096, precision="bf16") -> in
     `total_weight` scalar (4 B).
     The returned `logits` tensor itself (a*V per token) is not saved for backward, but stays alive as long as
     the caller holds the model's output."""
-    precision = _choice(precision, PRECISIONS, "precision")
-    _check_positive(batch, "batch")
-    _check_positive(seq_len, "seq_len")
+    precision = choice(precision, PRECISIONS, "precision")
+    check_batch(batch)
+    check_tokens(seq_len)
     a = 4 if precision == "fp32" else 2
     # ForCausalLMLoss pads the labels by one and keeps labels[..., 1:].contiguous(): with batch 1 that slice is
     # already contiguous, so nll_loss keeps the padded storage, one label (8 B) more
@@ -270,8 +271,8 @@ def korthikanti_activation_bytes(spec: ModelSpec, batch=1, seq_len=4096, recompu
     Large Transformer Models", Table 2): s*b*h*(34 + 5*a*s/h) bytes per layer at 16 bits with 1-byte dropout
     masks; with tensor parallelism t, s*b*h*(10 + 24/t + 5*a*s/(h*t)); selective recompute drops the 5as/h
     term, full recompute keeps 2*s*b*h (the layer input). It assumes a 4h GELU MLP and multi-head attention."""
-    recompute = _choice(recompute, RECOMPUTE, "recompute")
-    _check_positive(batch, "batch"), _check_positive(seq_len, "seq_len"), _check_positive(tp, "tp")
+    recompute = choice(recompute, RECOMPUTE, "recompute")
+    check_batch(batch), check_tokens(seq_len), check_parallel(tp, "tp")
     s, b, h, a = seq_len, batch, spec.hidden_size, spec.num_heads
     if recompute == "full":
         per_layer = Fraction(2 * s * b * h)
@@ -293,6 +294,9 @@ def training_timeline(spec: ModelSpec, **kwargs) -> dict:
       the usual peak.
     - optimizer step: the activations are freed; model states plus the full gradients.
     """
+    if not isinstance(spec, ModelSpec):  # a bare count has no activations: the timeline would be meaningless
+        raise WrongTypeError(f"training_timeline needs a ModelSpec (activations need the architecture), e.g. "
+                             f"ModelSpec.from_catalog('llama-3.1-8b'); got {quote(spec)}")
     full = training_memory(spec, **kwargs)
     static = {k: full[k] for k in ("weights", "master_weights", "optimizer_states", "overhead") if k in full}
     saved = {"activations": full["activations"], "logits": full["logits"]}
@@ -301,34 +305,6 @@ def training_timeline(spec: ModelSpec, **kwargs) -> dict:
         "start of backward": Breakdown({**static, **saved, "logits_grad": full["logits"]}, title="start of backward"),
         "optimizer step": Breakdown({**static, "gradients": full["gradients"]}, title="optimizer step"),
     }
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def _name(value, what: str) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"{what} must be a name such as 'adamw'; got {value!r}")
-    return value.strip().lower()
-
-
-def _choice(value, allowed: tuple, what: str) -> str:
-    key = _name(value, what)
-    if key not in allowed:
-        raise ValueError(f"unknown {what} {value!r}; choose one of {', '.join(allowed)}")
-    return key
-
-
-def _check_positive(value, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value <= 0:
-        raise ValueError(f"{what} must be a positive whole number; got {value!r}")
-    return int(value)
-
-
-def _check_nonneg(value, what: str):
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{what} must be a finite, non-negative number of bytes; got {value!r}")
-    return value
 
 
 def _exact(value: Fraction):

@@ -262,4 +262,4 @@ def test_checkpoint_module_is_standard_library_only():
     tree = ast.parse(Path(mod.__file__).read_text())
     top = {n.names[0].name.split(".")[0] for n in tree.body if isinstance(n, ast.Import)}
     top |= {n.module.split(".")[0] for n in tree.body if isinstance(n, ast.ImportFrom) and n.module and n.level == 0}
-    assert top <= {"__future__", "json", "math", "os", "struct", "pathlib", "typing"}
+    assert top <= {"__future__", "errno", "json", "math", "os", "re", "stat", "struct", "pathlib", "typing"}
