@@ -20,13 +20,21 @@ Standard library only.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
-from math import ceil, isfinite
+from functools import lru_cache
+from math import ceil, expm1, isfinite, log1p
+from types import MappingProxyType
 
 from .breakdown import Breakdown
 from .formats import FORMATS, _normalize, weight_bytes, weight_tensors
 from .gpus import GPU, get_gpu
-from .inference import KV_CACHE_FORMATS, _check_positive_int, _check_spec, _kv_heads_per_rank, kv_cache_bytes
+from .inference import (
+    KV_CACHE_FORMATS,
+    _check_positive_int,
+    _check_spec,
+    _kv_heads_per_rank,
+    _weight_bytes,
+    kv_cache_bytes,
+)
 from .model import ModelSpec
 
 __all__ = [
@@ -35,6 +43,7 @@ __all__ = [
     "DecodeResult",
     "SpeculativeResult",
     "decode_throughput",
+    "default_decode_efficiency",
     "expected_distinct_experts",
     "flops_per_token",
     "prefill_time",
@@ -42,16 +51,19 @@ __all__ = [
     "speculative_decoding",
     "speculative_expected_tokens",
     "weight_bytes_read",
+    "weight_family",
 ]
 
-# Achieved share of peak bandwidth at batch 1: the median of measured / roofline bound over the 30
-# published batch-1 decode rows in notebooks/data/decode_measurements.json (llama.cpp on RTX 3090/4090,
-# A100, H100 PCIe, Apple M1 Max / M2 Ultra / M3 Max; F16 and Q4_0 ... Q8_0). tests/test_speed.py recomputes
-# the median from the file and checks this constant against it.
-DEFAULT_DECODE_EFFICIENCY = 0.68
-# Achieved share of peak dense FLOP/s in prefill: the median of roofline bound time / measured time over the
-# llama-bench pp512 rows of the same file (Llama-3-8B, RTX 3090/4090 and Apple M-series, F16 and Q4_K_M).
-DEFAULT_PREFILL_EFFICIENCY = 0.45
+# Achieved share of peak bandwidth at batch 1, by weight family: the medians of measured / roofline bound over
+# the 30 published batch-1 decode rows in notebooks/data/decode_measurements.json (llama.cpp on RTX 3090/4090,
+# A100, H100 PCIe, Apple M1 Max / M2 Ultra / M3 Max; Llama-2-7B and Llama-3-8B). 16-bit weights (13 rows: median
+# 0.754) stream closer to peak than quantized ones (17 rows, Q4_0 ... Q8_0: median 0.498), whose kernels also
+# spend time unpacking blocks and whose smaller reads leave the fixed per-step cost a larger share.
+# tests/test_speed.py recomputes both medians from the file and checks these constants against them.
+DEFAULT_DECODE_EFFICIENCY = MappingProxyType({"float": 0.75, "quantized": 0.50})
+# Achieved share of peak dense FLOP/s in prefill: the median of roofline bound time / measured time over the 10
+# llama-bench pp512 rows of the same file (Llama-3-8B on RTX 3090/4090 and Apple M-series, F16 and Q4_K_M): 0.746.
+DEFAULT_PREFILL_EFFICIENCY = 0.75
 
 _MAX_RIDGE_SEARCH = 1 << 24  # batches beyond 16.7 M sequences are "never" for any real server
 
@@ -67,6 +79,17 @@ def _check_efficiency(efficiency, default: float) -> float:
     if not 0 < efficiency <= 1:
         raise ValueError(f"efficiency must be in (0, 1] (1.0 = peak bandwidth and FLOP/s); got {efficiency!r}")
     return float(efficiency)
+
+
+def weight_family(weights: str) -> str:
+    """"float" for 16/32-bit float weights (bf16, fp16, fp32, GGUF f16), "quantized" for everything else."""
+    key = _normalize(weights)
+    return "float" if key == "f16" or (key in FORMATS and FORMATS[key].family == "float") else "quantized"
+
+
+def default_decode_efficiency(weights: str) -> float:
+    """The measured batch-1 share of peak bandwidth for this weight family (see DEFAULT_DECODE_EFFICIENCY)."""
+    return DEFAULT_DECODE_EFFICIENCY[weight_family(weights)]
 
 
 def _card(gpu) -> GPU:
@@ -106,9 +129,13 @@ def expected_distinct_experts(num_experts: int, top_k: int, tokens: int) -> floa
     b = _check_positive_int(tokens, "tokens")
     if k > e:
         raise ValueError(f"top_k cannot exceed num_experts ({e}); got {k}")
-    return float(e * (1 - (1 - Fraction(k, e)) ** b))
+    if k == e:
+        return float(e)
+    # 1 - (1 - k/E)^b as -expm1(b log1p(-k/E)): exact to rounding, and fast for any b (a Fraction power is not).
+    return e * -expm1(b * log1p(-k / e))
 
 
+@lru_cache(maxsize=256)
 def _routed_expert_bytes(spec: ModelSpec, fmt: str) -> int:
     """Exact bytes of all routed-expert matrices in a float or quantized format (experts are never kept in 16 bits)."""
     form = FORMATS[_normalize(fmt)]
@@ -127,7 +154,7 @@ def weight_bytes_read(spec, weights="bf16", batch=1, tp=1):
     spec = _check_spec(spec)
     batch = _check_positive_int(batch, "batch")
     _check_positive_int(tp, "tp")
-    total = weight_bytes(spec, weights)
+    total = _weight_bytes(spec, weights)  # llmmem.formats.weight_bytes, cached per (spec, format)
     if not spec.is_moe:
         return total // tp if total % tp == 0 else total / tp
     experts = _routed_expert_bytes(spec, weights)
@@ -214,7 +241,8 @@ def decode_throughput(spec, gpu="A100-80GB", weights="bf16", kv_cache="bf16", ba
     * bytes: :func:`weight_bytes_read` (MoE: the experts the batch touches) + ``batch`` sequences' KV cache at
       ``context`` tokens (:func:`~llmmem.inference.kv_cache_bytes`), per GPU under tensor parallelism ``tp``;
     * FLOPs: ``batch`` x :func:`flops_per_token` / tp, at the card's dense bf16 rate (fp8/int8 for those formats);
-    * ``efficiency``: the achieved share of peak; ``None`` = :data:`DEFAULT_DECODE_EFFICIENCY`, measured.
+    * ``efficiency``: the achieved share of peak; ``None`` = the measured default for the weight family
+      (:data:`DEFAULT_DECODE_EFFICIENCY`: 0.75 for 16-bit weights, 0.50 for quantized ones).
 
     TP's all-reduce time (two per layer) is not modelled: the answer is an upper bound for tp > 1.
 
@@ -229,7 +257,8 @@ def decode_throughput(spec, gpu="A100-80GB", weights="bf16", kv_cache="bf16", ba
     _kv_heads_per_rank(spec, tp)
     if kv_cache not in KV_CACHE_FORMATS:
         raise ValueError(f"unknown KV-cache format {kv_cache!r}; accepted: {', '.join(KV_CACHE_FORMATS)}")
-    eff = _check_efficiency(efficiency, DEFAULT_DECODE_EFFICIENCY)
+    _weight_bytes(spec, weights)  # validates the format name before anything else
+    eff = _check_efficiency(efficiency, default_decode_efficiency(weights))
     w, kv, flops, t_mem, t_cmp = _step(spec, card, weights, kv_cache, batch, context, tp, eff)
     step = max(t_mem, t_cmp)
     _, dtype = _peak(card, weights)
@@ -318,7 +347,7 @@ def prefill_time(spec, gpu="H100-80GB", prompt_tokens=2048, weights="bf16", tp=1
     flops = (n * 2 * _matmul_params(spec) + attention) / tp
     peak, _ = _peak(card, weights)
     t_cmp = flops / (peak * eff)
-    t_mem = weight_bytes(spec, weights) / tp / (card.bandwidth_bytes_per_s * eff)
+    t_mem = _weight_bytes(spec, weights) / tp / (card.bandwidth_bytes_per_s * eff)
     return max(t_cmp, t_mem)
 
 
