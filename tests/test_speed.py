@@ -223,3 +223,31 @@ def test_public_api_names():
         assert name in llmmem.__all__ and callable(getattr(llmmem, name))
     assert math.isclose(llmmem.decode_throughput(ModelSpec.from_catalog("gpt2"), "T4").tokens_per_s_per_seq,
                         decode_throughput(ModelSpec.from_catalog("gpt2"), "T4").tokens_per_s_per_seq)
+
+
+# ---------------------------------------------------------------- calculator
+
+
+def test_speed_calculator_shows_memory_and_speed_from_llmmem():
+    from llmmem.speed_widget import SpeedCalculator
+
+    calc = SpeedCalculator()
+    spec = ModelSpec.from_catalog("llama-3.1-8b")
+    expected = decode_throughput(spec, "H100-80GB", context=4096, efficiency=None)
+    assert calc.speed.tokens_per_s_per_seq == expected.tokens_per_s_per_seq
+    assert f"{expected.tokens_per_s_per_seq:,.1f} tok/s per sequence" in calc.summary()
+    assert calc.breakdown.total == llmmem.inference_memory(spec, seq_len=4096).total
+    calc.batch.value = "512"
+    calc.context.value = "1"
+    assert "compute-bound" in calc.summary() and "time to first token" in calc.result.value
+
+
+@pytest.mark.parametrize("field, bad, fragment", [("batch", "0", "Batch"), ("context", "lots", "Context")])
+def test_speed_calculator_bad_input_is_red_and_recovers(field, bad, fragment):
+    from llmmem.speed_widget import SpeedCalculator
+
+    calc = SpeedCalculator()
+    getattr(calc, field).value = bad
+    assert calc.summary().startswith("error:") and fragment in calc.summary() and "#B00020" in calc.result.value
+    getattr(calc, field).value = "8"
+    assert "tok/s" in calc.summary()
