@@ -296,7 +296,7 @@ def decode_intensity_derivation() -> list[tuple[str, sp.Eq]]:
     intensity, R = sp.symbols("I R", positive=True)
     return [
         ("one token: 2 FLOPs per parameter, each parameter read once (s bytes)",
-         sp.Eq(intensity, 2 * SPD_P / (SPD_s * SPD_P))),
+         sp.Eq(intensity, sp.Mul(2, SPD_P, sp.Pow(SPD_s * SPD_P, -1, evaluate=False), evaluate=False))),
         ("so the arithmetic intensity of batch-1 decode is", sp.Eq(intensity, 2 / SPD_s)),
         ("the card can do R FLOPs per byte it reads (its ridge point)", sp.Eq(R, SPD_F / SPD_BW)),
         ("a batch of b re-uses every weight read b times", sp.Eq(intensity, 2 * SPD_b / SPD_s)),
