@@ -435,7 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("drill", help="a seeded interview question with follow-ups", description=DRILL_HELP,
                        formatter_class=_FORMATTER)
     p.add_argument("--seed", type=int, default=0, help="which question (default 0)")
-    p.add_argument("--kind", help=f"one of: {', '.join(_drills.kinds())} (default: chosen by the seed)")
+    p.add_argument("--kind", help=f"one of: {', '.join(_drills.all_kinds())} (default: chosen by the seed)")
     p.add_argument("--answer", action="store_true", help="show answers and worked solutions")
     p.add_argument("--check", metavar="VALUE", help="check your answer to the first question, e.g. '168 GB'")
     p.add_argument("--why", action="store_true",
