@@ -272,7 +272,12 @@ def decode_throughput(spec, gpu="A100-80GB", weights="bf16", kv_cache="bf16", ba
         + (" (the default, measured: see notebooks/data/decode_measurements.json)" if efficiency is None else ""),
     ]
     if tp > 1:
-        notes.append("TP all-reduce (2 per layer) not included: an upper bound")
+        # Megatron-style TP: one all-reduce after attention and one after the MLP, of the bf16 hidden states
+        # (Shoeybi et al. 2019, "Megatron-LM", section 3); a ring all-reduce sends 2(n-1)/n of the data per GPU.
+        sent = 2 * spec.num_layers * batch * spec.hidden_size * 2 * 2 * (tp - 1) / tp
+        notes.append(f"TP all-reduce not included (2 per layer, {2 * spec.num_layers} per step, each GPU sending "
+                     f"{sent / 1e6:,.2f} MB in all: small, but each costs a few microseconds of latency): "
+                     "an upper bound")
     return DecodeResult(
         tokens_per_s_per_seq=1 / step,
         tokens_per_s_total=batch / step,
