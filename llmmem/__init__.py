@@ -25,6 +25,14 @@ from .inference import (
 )
 from .model import SUPPORTED_MODEL_TYPES, ModelSpec, catalog_names
 from .parallel import gpus_needed_for_training, sharded_training_memory, zero_model_states_per_gpu
+from .speed import (
+    decode_throughput,
+    expected_distinct_experts,
+    prefill_time,
+    ridge_batch,
+    speculative_decoding,
+    speculative_expected_tokens,
+)
 from .training import training_memory, training_memory_seed, training_timeline
 from .units import GB, GiB, MiB, format_bytes, format_count, parse_context, parse_count, to_gb, to_gib
 
@@ -39,4 +47,6 @@ __all__ = [
     "read_safetensors_header", "safetensors_total_params", "serving_breakdown", "serving_memory",
     "sharded_training_memory", "to_gb", "to_gib", "training_memory", "training_memory_seed",
     "training_timeline", "weight_bytes", "zero_model_states_per_gpu",
+    "decode_throughput", "prefill_time", "ridge_batch", "expected_distinct_experts", "speculative_decoding",
+    "speculative_expected_tokens",
 ]

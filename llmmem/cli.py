@@ -197,7 +197,66 @@ def cmd_models(args) -> None:
               f"{active:>7} {r['layers']:>6} {r['heads']:>5} {r['kv_heads']:>3}")
 
 
+def cmd_speed(args) -> None:
+    from .inference import inference_memory
+    from .speed import decode_throughput, prefill_time
+
+    spec, count = _model_or_size(args.model)
+    if spec is None:
+        raise ValueError(f"speed needs an architecture: give a catalog model (see `llmmem models`), not a size "
+                         f"({count:,})")
+    context = parse_context(args.context)
+    options = dict(weights=args.weights, kv_cache=args.kv_cache, batch=args.batch, context=context, tp=args.tp)
+    bound = decode_throughput(spec, args.gpu, efficiency=1.0, **options)
+    likely = decode_throughput(spec, args.gpu, efficiency=args.efficiency, **options)
+    prompt = parse_context(args.prompt)
+    ttft = prefill_time(spec, args.gpu, prompt, weights=args.weights, tp=args.tp, efficiency=None)
+    memory = inference_memory(spec, weights=args.weights, kv_cache=args.kv_cache, batch=args.batch, seq_len=context,
+                              tp=args.tp)
+    card = get_gpu(args.gpu)
+    if args.json:
+        def side(r):
+            return {"tokens_per_s_per_seq": r.tokens_per_s_per_seq, "tokens_per_s_total": r.tokens_per_s_total,
+                    "bound": r.bound, "step_time_s": r.step_time_s, "efficiency": r.efficiency}
+        print(json.dumps({
+            "command": "speed", "input": {"model": spec.name, "gpu": card.name, **options},
+            "roofline": side(bound), "expected": side(likely),
+            "bytes_per_step": _amount(bound.bytes_per_step),
+            "weight_bytes_per_step": _amount(bound.weight_bytes_per_step),
+            "kv_bytes_per_step": _amount(bound.kv_bytes_per_step), "flops_per_step": bound.flops_per_step,
+            "ridge_batch": bound.ridge_batch, "prefill": {"prompt_tokens": prompt, "seconds": ttft},
+            "memory_per_gpu": _amount(memory.total), "fits": memory.total <= card.memory_bytes,
+            "notes": list(likely.notes),
+        }, indent=2))
+        return
+    print(f"Decode speed: {spec.name}, {args.weights} weights, {args.kv_cache} KV cache, batch {args.batch}, "
+          f"context {context:,}, TP={args.tp}, on {card.name} ({card.bandwidth_bytes_per_s / 1e9:,.0f} GB/s)")
+    print(f"  bytes per step:   {format_bytes(bound.weight_bytes_per_step)} weights + "
+          f"{format_bytes(bound.kv_bytes_per_step)} KV cache = {format_bytes(bound.bytes_per_step)}")
+    print(f"  roofline bound:   {bound.tokens_per_s_per_seq:,.1f} tokens/s per sequence, "
+          f"{bound.tokens_per_s_total:,.0f} in total ({bound.bound}-bound, efficiency 1.0)")
+    print(f"  expected:         {likely.tokens_per_s_per_seq:,.1f} tokens/s per sequence, "
+          f"{likely.tokens_per_s_total:,.0f} in total (efficiency {likely.efficiency:.2f})")
+    ridge = f"batch {bound.ridge_batch:,}" if bound.ridge_batch else "never at this context"
+    print(f"  compute-bound from: {ridge}")
+    print(f"  time to first token ({prompt:,}-token prompt): {ttft * 1e3:,.1f} ms")
+    fits = "fits" if memory.total <= card.memory_bytes else "does NOT fit"
+    print(f"  memory per GPU:   {format_bytes(memory.total)}: {fits} on one {card.name}")
+    for note in likely.notes:
+        print(f"  - {note}")
+
+
 def cmd_drill(args) -> None:
+    if args.why:
+        why = _drills.why_drill(args.seed)
+        if args.json:
+            out = {"seed": args.seed, "kind": "why", "question": why.question}
+            if args.answer:
+                out["answer"] = why.answer
+            print(json.dumps(out, indent=2))
+        else:
+            print(why.text(answers=args.answer))
+        return
     drill = _drills.generate(args.seed, kind=args.kind)
     if args.check is not None:
         drill.read(args.check)  # an unreadable answer is bad input: ValueError, exit status 2
@@ -347,6 +406,20 @@ examples:
 """
 
 
+SPEED_HELP = """\
+Decode speed by the roofline: a step reads every weight once (MoE: the experts the batch touches) plus
+each sequence's KV cache, and does 2 FLOPs per active parameter per token:
+
+  step time = max(bytes / bandwidth, FLOPs / peak FLOP/s);  tokens/s per sequence = 1 / step time
+
+'roofline bound' is at peak (efficiency 1.0); 'expected' uses the efficiency measured on 30 published runs.
+
+examples:
+  llmmem speed llama-2-7b --gpu A100-80GB --weights fp16     (about 151 tokens/s at most)
+  llmmem speed llama-3.1-8b --gpu H100-80GB --batch 64 --context 4k --json
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="llmmem", formatter_class=_FORMATTER,
                      description="How much GPU memory an LLM needs to serve or train, and how many GPUs that is.\n"
@@ -401,11 +474,30 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("drill", help="a seeded interview question with follow-ups", description=DRILL_HELP,
                        formatter_class=_FORMATTER)
     p.add_argument("--seed", type=int, default=0, help="which question (default 0)")
-    p.add_argument("--kind", help=f"one of: {', '.join(_drills.kinds())} (default: chosen by the seed)")
+    p.add_argument("--kind", help=f"one of: {', '.join(_drills.all_kinds())} (default: chosen by the seed)")
     p.add_argument("--answer", action="store_true", help="show answers and worked solutions")
     p.add_argument("--check", metavar="VALUE", help="check your answer to the first question, e.g. '168 GB'")
+    p.add_argument("--why", action="store_true",
+                   help="a conceptual 'why' question instead (--answer: the model answer)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_drill)
+
+    p = sub.add_parser("speed", help="decode tokens/s by the roofline (bandwidth / bytes per step), and prefill time",
+                       description=SPEED_HELP, formatter_class=_FORMATTER)
+    p.add_argument("model", help="a catalog model ('llama-3.1-8b', see `llmmem models`)")
+    p.add_argument("--gpu", default="H100-80GB", help="GPU from `llmmem gpus` (default H100-80GB)")
+    p.add_argument("--batch", type=int, default=1, help="sequences decoded together (default 1)")
+    p.add_argument("--context", default="1",
+                   help="tokens already in each sequence's KV cache, e.g. 4096, 32k (default 1)")
+    p.add_argument("--weights", default="bf16", help="weight format, e.g. bf16, fp8, int4, q4_k_m (default bf16)")
+    p.add_argument("--kv-cache", default="bf16", help="KV-cache format: bf16, fp8, int8, int4 (default bf16)")
+    p.add_argument("--tp", type=int, default=1, help="tensor-parallel GPUs; bytes are then per GPU (default 1)")
+    p.add_argument("--efficiency", type=float, default=None,
+                   help="achieved share of peak for the 'expected' line (default: measured, 0.75 for 16-bit "
+                        "weights, 0.50 quantized)")
+    p.add_argument("--prompt", default="2048", help="prompt tokens for the time to first token (default 2048)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_speed)
 
     p = sub.add_parser("html", help="export notebooks to static HTML that works offline (for a class)",
                        description="Static HTML pages of notebooks, readable without a network: MathJax is copied "

@@ -8,8 +8,10 @@ into llmmem; this module only picks inputs and words.
 
 Kinds (what `kinds()` lists and `generate(kind=...)` takes): serving, gpus, kv_cache, training, lora (when
 `llmmem.finetune` is there: trainable parameters, then follow-ups "lora_memory" and "qlora"), zero (when
-`llmmem.parallel` is there), erratum (what is wrong with a source article's answer). A drill's `kind` is the
-kind that generated it; its follow-ups carry their own kinds.
+`llmmem.parallel` is there), erratum (what is wrong with a source article's answer); and speed (tokens/s from
+bandwidth, the ridge batch, the int4 speed-up; by name only, listed by `all_kinds()`). A drill's `kind` is the
+kind that generated it; its follow-ups carry their own kinds. `why_drill(seed)` gives a conceptual "why"
+question with a model answer (`WHY_QUESTIONS`).
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ class Drill:
         "168e9 B", "0.17 TB" are read in their unit. For parameters "40M" or "1.2e7"; for GPUs a whole number."""
         if self.unit == "parameters":
             return float(parse_count(user_value))
+        if self.unit in PLAIN_UNITS:
+            return _plain_number(user_value, self.unit)
         if isinstance(user_value, bool):
             raise ValueError(f"an answer is a number; got {quote(user_value)}")
         if isinstance(user_value, (int, float)):
@@ -122,6 +126,8 @@ class Drill:
             return f"{value:,.0f} bytes ({value / MiB:.3f} MiB)" if value < SMALL_BYTES else format_bytes(value)
         if self.unit == "parameters":
             return f"{value:,.0f} parameters ({format_count(int(value))})"
+        if self.unit in PLAIN_UNITS:
+            return PLAIN_UNITS[self.unit].format(value)
         return f"{value:g} GPU{'s' if value != 1 else ''}"
 
     def text(self, answers: bool = False) -> str:
@@ -147,6 +153,26 @@ def _sum_line(b) -> str:
 
 def _tokens(n: int) -> str:
     return f"{n // 1024}k ({n:,} tokens)" if n % 1024 == 0 else f"{n:,} tokens"
+
+
+# Answers that are plain numbers (speed drills), and how each is shown.
+PLAIN_UNITS = {"tokens/s": "{:,.1f} tokens/s", "sequences": "batch {:,.0f}", "x": "{:.2f}x"}
+SPEED_TOLERANCE = 0.10  # a roofline answer within 10 %: the embedding, the KV read and attention FLOPs move it a little
+
+
+def _plain_number(user_value, unit: str) -> float:
+    """'151', '151.3 tokens/s', '3.2x', 'batch 157' -> the number."""
+    if isinstance(user_value, bool):
+        raise ValueError(f"an answer is a number; got {user_value!r}")
+    if isinstance(user_value, (int, float)):
+        return float(user_value)
+    text = str(user_value).lower().replace(",", "").replace("_", "")
+    for word in ("tokens/s", "tok/s", "tokens", "sequences", "batch", "x", "times"):
+        text = text.replace(word, " ")
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"cannot read {user_value!r} as an answer in {unit}; write a number such as 151") from None
 
 
 # ---------------------------------------------------------------------- one function per kind
@@ -343,6 +369,107 @@ def erratum_drill(which="seed-002") -> Drill:
     raise ValueError(f"erratum must be one of {', '.join(ERRATA)}; got {quote(which)}")
 
 
+# Dense models and cards for the speed drills (every one has bandwidth and FLOP/s in the GPU catalog).
+SPEED_MODELS = ("llama-2-7b", "llama-3.1-8b", "qwen2.5-7b", "qwen3-8b", "llama-3.2-3b", "llama-2-13b")
+SPEED_GPUS = ("A100-80GB", "H100-80GB", "H200", "L40S", "RTX-4090", "MI300X")
+
+
+def speed_drill(model="llama-2-7b", gpu="A100-80GB", weights="fp16") -> Drill:
+    """Tokens/s from bandwidth (batch 1, context 1, peak), then the ridge batch, then the int4 speed-up."""
+    from .speed import decode_throughput, ridge_batch
+
+    spec, card = ModelSpec.from_catalog(model), get_gpu(gpu)
+    r = decode_throughput(spec, card, weights=weights, kv_cache="bf16", batch=1, context=1, efficiency=1.0)
+    params = {"model": model, "gpu": card.name, "weights": weights}
+    ridge = ridge_batch(spec, card, weights, "bf16", 1)
+    if ridge is None:  # pragma: no cover - every dense model turns compute-bound at context 1
+        raise ValueError(f"{model} on {card.name} never turns compute-bound; pick another pair")
+    peak = card.peak_flops("bf16")
+    int4 = decode_throughput(spec, card, weights="int4", kv_cache="bf16", efficiency=1.0)
+    ratio = int4.tokens_per_s_per_seq / r.tokens_per_s_per_seq
+    follow_ups = (
+        Drill("speed_ridge", f"Still {model} ({weights}) on the {card.name} at context 1: from what batch does a "
+              "decode step turn compute-bound?", ridge, "sequences", SPEED_TOLERANCE,
+              f"The card does {peak / card.bandwidth_bytes_per_s:,.0f} FLOPs per byte it reads ({peak / 1e12:,.1f} "
+              f"TFLOP/s dense / {card.bandwidth_bytes_per_s / 1e9:,.0f} GB/s). A batch of b does 2b FLOPs per 2-byte "
+              f"weight, so b* = F W / (BW f - F KV) = about {ridge:,} (2 FLOPs per active parameter per token plus "
+              "attention; each sequence adds its KV bytes).", params),
+        Drill("speed_int4", f"How many times faster can {model} decode on the {card.name} with int4 weights (GPTQ/AWQ, "
+              "group 128) instead, at the roofline?", ratio, "x", 0.05,
+              f"Bytes per step fall from {format_bytes(r.bytes_per_step)} to {format_bytes(int4.bytes_per_step)} "
+              f"(scales and zero points included; embedding and LM head stay 16-bit): "
+              f"{int4.tokens_per_s_per_seq:,.1f} / {r.tokens_per_s_per_seq:,.1f} = {ratio:.2f}x.", params),
+    )
+    return Drill(
+        "speed",
+        f"{model} in {weights} on one {card.name} ({card.bandwidth_bytes_per_s / 1e9:,.0f} GB/s), batch 1: how many "
+        "tokens/s can one sequence get at most (peak bandwidth, one token of context)?",
+        r.tokens_per_s_per_seq, "tokens/s", SPEED_TOLERANCE,
+        f"Each token reads every weight once: {format_bytes(r.weight_bytes_per_step)} of weights + "
+        f"{r.kv_bytes_per_step:,} bytes of KV cache. {card.bandwidth_bytes_per_s / 1e9:,.0f} GB/s / "
+        f"{r.bytes_per_step / 1e9:,.2f} GB = {r.tokens_per_s_per_seq:,.1f} tokens/s (memory-bound: "
+        f"{r.flops_per_step / 1e9:,.1f} GFLOPs take {r.compute_time_s * 1e3:.3f} ms, the bytes "
+        f"{r.memory_time_s * 1e3:.2f} ms).",
+        params, follow_ups,
+    )
+
+
+@dataclass(frozen=True)
+class Why:
+    """A conceptual "why" question with a model answer (no number to check)."""
+
+    question: str
+    answer: str
+
+    def text(self, answers: bool = False) -> str:
+        return f"Why: {self.question}" + (f"\n  Model answer: {self.answer}" if answers else "")
+
+
+WHY_QUESTIONS = (
+    Why("Why is generating tokens (decode) memory-bound on a GPU?",
+        "Each new token multiplies its vector by every weight matrix: every weight is read from memory once per "
+        "step and used for just 2 FLOPs (multiply, add) per sequence, about 1 FLOP per byte at bf16. An H100 can do "
+        "about 300 FLOPs per byte it reads, so the tensor cores wait for memory: tokens/s <= bandwidth / bytes per "
+        "step (weights + the KV cache). Batching reuses each weight read for b tokens, which is why it raises "
+        "throughput."),
+    Why("What does PagedAttention fix?",
+        "KV-cache waste. Earlier servers reserved one contiguous slot of the maximum length per request; the vLLM "
+        "paper (Kwon et al., SOSP 2023) measured that only 20-38 % of that memory held real tokens (reservation, "
+        "internal and external fragmentation). PagedAttention stores the cache in fixed blocks (16 tokens) "
+        "allocated on demand through a block table, like virtual memory: waste falls under 4 %, blocks can be "
+        "shared (parallel sampling, prefixes), and the freed memory holds a larger batch, hence more throughput."),
+    Why("Why does FlashAttention cut activation memory?",
+        "Standard attention materialises the s x s score and softmax matrices per head (and keeps them for the "
+        "backward pass): memory grows with the square of the sequence length. FlashAttention computes attention in "
+        "tiles held in on-chip SRAM with an online softmax, never writes the s x s matrix to HBM, and in backward "
+        "recomputes it from q, k, v and the saved softmax statistics (one logsumexp per row): activation memory "
+        "becomes linear in s, and fewer HBM reads make it faster too."),
+    Why("Why does mixed-precision training keep fp32 master weights?",
+        "An update is learning rate x gradient, often below bf16's resolution next to the weight (bf16 has 8 bits "
+        "of mantissa: near 1.0 its step is 2^-7), so adding it in 16 bits rounds it away and training stalls. The "
+        "optimizer applies updates to an fp32 copy (4 bytes/param) and casts it to 16 bits for the forward and "
+        "backward passes; with Adam's two fp32 moments that is 4 + 4 + 4 bytes of optimizer state, plus the 2+2 of "
+        "16-bit weights and gradients: the 16 bytes per parameter."),
+    Why("Why does batching raise total tokens/s but not the speed of one sequence?",
+        "A step reads the weights once for the whole batch, so while it is memory-bound b sequences cost about "
+        "what one does: total tokens/s grows about b-fold. Each sequence still gets one token per step, and each "
+        "adds its own KV-cache read, so per-sequence speed falls slowly; past the ridge batch (or once the KV cache "
+        "dominates) the step time grows with b and the gain stops."),
+    Why("Why is time to first token governed by FLOP/s, and time per output token by bandwidth?",
+        "Prefill pushes all n prompt tokens through each weight matrix at once: one weight read serves n tokens, "
+        "so it is compute-bound (2 FLOPs per parameter per token, plus attention). Decode produces one token per "
+        "sequence per step and must re-read all weights each time: memory-bound. A card with H100 bandwidth but "
+        "a sixth of the FLOP/s (H20) decodes as fast and prefills about six times slower."),
+)
+
+
+def why_drill(seed: int = 0) -> Why:
+    """A reproducible conceptual question: the same seed gives the same one."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed must be a whole number; got {seed!r}")
+    return random.Random(seed).choice(WHY_QUESTIONS)
+
+
 ERRATA = ("seed-002", "seed-000-fp8", "seed-000-training")
 
 
@@ -359,6 +486,15 @@ def kinds() -> tuple:
     return tuple(out + ["erratum"])
 
 
+# Kinds asked for by name only (--kind speed), so that a seed's question stays the same as before they existed.
+EXPLICIT_KINDS = ("speed",)
+
+
+def all_kinds() -> tuple:
+    """Every kind `generate(seed, kind)` accepts: the drawable `kinds()` and those asked for by name."""
+    return (*kinds(), *EXPLICIT_KINDS)
+
+
 def generate(seed: int = 0, kind: str | None = None) -> Drill:
     """A reproducible drill: the same seed (and kind) always gives the same question and answer.
 
@@ -368,8 +504,8 @@ def generate(seed: int = 0, kind: str | None = None) -> Drill:
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"seed must be a whole number; got {quote(seed)}")
     rng = random.Random(seed)
-    available = kinds()
-    kind = rng.choice(available) if kind is None else kind
+    available = all_kinds()
+    kind = rng.choice(kinds()) if kind is None else kind
     if kind not in available:
         raise ValueError(f"unknown drill kind {quote(kind, 40)}; this installation has: {', '.join(available)}")
     if kind == "serving":
@@ -394,6 +530,8 @@ def generate(seed: int = 0, kind: str | None = None) -> Drill:
                           rng.choice((1, 4)), rng.choice((512, 2048)))
     if kind == "zero":
         return zero_drill(rng.choice(SIZES), rng.choice((8, 16, 64)), rng.choice((1, 2, 3)))
+    if kind == "speed":
+        return speed_drill(rng.choice(SPEED_MODELS), rng.choice(SPEED_GPUS), rng.choice(("bf16", "fp16")))
     return erratum_drill(rng.choice(ERRATA))
 
 

@@ -28,10 +28,23 @@ class GPU:
     nominal: str
     source: str
     aliases: tuple = ()
+    bandwidth_bytes_per_s: int = 0  # peak memory bandwidth (datasheet), bytes/s; 0 = unknown
+    dense_flops: tuple = ()  # ((dtype, peak dense FLOP/s), ...): never the "with sparsity" figures
+    speed_source: str = ""
 
     @property
     def memory_bytes(self) -> int:
         return self.memory_mib * MiB
+
+    def peak_flops(self, dtype: str = "bf16") -> int:
+        """Peak dense tensor FLOP/s for ``dtype`` ("bf16", "fp16", "fp8", "int8"); bf16 and fp16 stand in for
+        each other (a T4 or V100 has fp16 only). ValueError when the card has no such figure."""
+        table = dict(self.dense_flops)
+        for key in (dtype, {"bf16": "fp16", "fp16": "bf16"}.get(dtype, "")):
+            if key in table:
+                return table[key]
+        have = ", ".join(table) or "none"
+        raise ValueError(f"{self.name} has no dense {dtype} FLOP/s in the catalog; it has: {have}")
 
     def __str__(self) -> str:
         return (f"{self.name} ({self.memory_mib:,} MiB = {self.memory_bytes / GiB:.2f} GiB"
@@ -54,6 +67,9 @@ def _catalog() -> dict:
             nominal=entry["nominal"],
             source=entry["source"],
             aliases=tuple(entry.get("aliases", ())),
+            bandwidth_bytes_per_s=int(entry.get("bandwidth_bytes_per_s", 0)),
+            dense_flops=tuple((k, int(v)) for k, v in entry.get("dense_flops", {}).items()),
+            speed_source=entry.get("speed_source", ""),
         )
         for label in (gpu.name, *gpu.aliases):
             by_key.setdefault(_key(label), gpu)

@@ -256,3 +256,75 @@ def saved_activations_per_layer_token(attention: str = "sdpa") -> dict[str, sp.E
     else:
         raise ValueError(f"attention must be 'sdpa' or 'eager'; got {attention!r}")
     return {"norms": norms, "attention": attn, "mlp": 4 * a * f}
+
+
+# --------------------------------------------------------------------------- decode speed (llmmem.speed)
+
+SPD_BW, SPD_F, SPD_W, SPD_KV, SPD_f, SPD_eta = sp.symbols("BW F W KV_seq f eta", positive=True)
+SPD_b = sp.Symbol("b", positive=True)  # batch: sequences decoded together
+SPD_P, SPD_s = sp.symbols("P s", positive=True)  # active parameters, bytes per parameter
+SPD_E, SPD_k = sp.symbols("E k", positive=True, integer=True)  # experts, experts chosen per token
+SPD_alpha = sp.Symbol("alpha", positive=True)  # speculative acceptance rate
+SPD_gamma = sp.Symbol("gamma", positive=True, integer=True)  # drafted tokens per target step
+
+
+def decode_step_time() -> sp.Expr:
+    """The roofline of one decode step: max(bytes / bandwidth, FLOPs / peak), each at efficiency eta.
+    Bytes = W (weights read once) + b KV_seq (each sequence's own cache); FLOPs = b f (f per token)."""
+    return sp.Max((SPD_W + SPD_b * SPD_KV) / (SPD_eta * SPD_BW), SPD_b * SPD_f / (SPD_eta * SPD_F))
+
+
+def decode_tokens_per_s(bound: str = "memory") -> sp.Expr:
+    """Tokens/s of one sequence on one side of the roofline: eta BW / (W + b KV_seq) when memory-bound,
+    eta F / (b f) when compute-bound. The smaller of the two is the answer."""
+    if bound == "memory":
+        return SPD_eta * SPD_BW / (SPD_W + SPD_b * SPD_KV)
+    if bound == "compute":
+        return SPD_eta * SPD_F / (SPD_b * SPD_f)
+    raise ValueError(f"bound must be 'memory' or 'compute'; got {bound!r}")
+
+
+def decode_ridge_batch() -> sp.Expr:
+    """The batch where the two roofs meet, solved from (W + b KV_seq) / BW = b f / F:
+    b* = F W / (BW f - F KV_seq) (no positive root, i.e. never compute-bound, when BW f <= F KV_seq)."""
+    (root,) = sp.solve(sp.Eq((SPD_W + SPD_b * SPD_KV) / SPD_BW, SPD_b * SPD_f / SPD_F), SPD_b)
+    return root
+
+
+def decode_intensity_derivation() -> list[tuple[str, sp.Eq]]:
+    """Why batch-1 decode is memory-bound: FLOPs per byte read, dense model, context ~ 0."""
+    intensity, R = sp.symbols("I R", positive=True)
+    return [
+        ("one token: 2 FLOPs per parameter, each parameter read once (s bytes)",
+         sp.Eq(intensity, sp.Mul(2, SPD_P, sp.Pow(SPD_s * SPD_P, -1, evaluate=False), evaluate=False))),
+        ("so the arithmetic intensity of batch-1 decode is", sp.Eq(intensity, 2 / SPD_s)),
+        ("the card can do R FLOPs per byte it reads (its ridge point)", sp.Eq(R, SPD_F / SPD_BW)),
+        ("a batch of b re-uses every weight read b times", sp.Eq(intensity, 2 * SPD_b / SPD_s)),
+        ("compute-bound once I >= R, i.e. b >= R s / 2", sp.Eq(SPD_b, SPD_F * SPD_s / (2 * SPD_BW))),
+    ]
+
+
+def moe_expected_experts() -> sp.Expr:
+    """Expected distinct experts touched by b tokens each choosing k of E: E (1 - (1 - k/E)^b)."""
+    return SPD_E * (1 - (1 - SPD_k / SPD_E) ** SPD_b)
+
+
+def speculative_expected_tokens_formula() -> sp.Eq:
+    """Tokens per target step with gamma drafted tokens accepted with probability alpha (Leviathan et al. 2023):
+    the sum of alpha^i for i = 0..gamma, = (1 - alpha^(gamma+1)) / (1 - alpha)."""
+    i = sp.Symbol("i", integer=True, nonnegative=True)
+    return sp.Eq(sp.Sum(SPD_alpha**i, (i, 0, SPD_gamma)), (1 - SPD_alpha ** (SPD_gamma + 1)) / (1 - SPD_alpha))
+
+
+def decode_values(spec, gpu, weights="bf16", kv_cache="bf16", batch=1, context=1, tp=1, efficiency=1.0) -> dict:
+    """The symbols above, filled in from llmmem for one case (per GPU under TP), for .subs()."""
+    from .inference import kv_cache_bytes
+    from .speed import _card, _peak, flops_per_token, weight_bytes_read
+
+    card = _card(gpu)
+    return {
+        SPD_BW: card.bandwidth_bytes_per_s, SPD_F: _peak(card, weights)[0],
+        SPD_W: weight_bytes_read(spec, weights, batch, tp),
+        SPD_KV: kv_cache_bytes(spec, seq_len=context, batch=1, fmt=kv_cache, tp=tp),
+        SPD_f: sp.Rational(flops_per_token(spec, context), tp), SPD_b: batch, SPD_eta: sp.nsimplify(efficiency),
+    }

@@ -154,3 +154,32 @@ def test_offline_html_has_formulas_and_no_external_script(tmp_path):
     assert not imports, imports
     assert (tmp_path / "html" / "mathjax" / "MathJax.js").is_file()
     assert "<details>" in page and "Interactive widget" in page and "widget-view+json" not in page
+
+
+def test_speed_prints_the_roofline_and_json(capsys):
+    assert cli.main(["speed", "llama-2-7b", "--gpu", "A100-80GB", "--weights", "fp16", "--kv-cache", "fp16"]) == 0
+    out = capsys.readouterr().out
+    assert "151.3 tokens/s per sequence" in out and "memory-bound" in out and "batch 157" in out
+    assert cli.main(["speed", "llama-3.1-8b", "--batch", "64", "--context", "4k", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    from llmmem import decode_throughput
+    expected = decode_throughput(ModelSpec.from_catalog("llama-3.1-8b"), "H100-80GB", batch=64, context=4096)
+    assert data["roofline"]["tokens_per_s_total"] == expected.tokens_per_s_total
+    assert data["input"]["context"] == 4096 and data["ridge_batch"] is None and data["expected"]["efficiency"] == 0.75
+
+
+@pytest.mark.parametrize("argv, says", [(["speed", "70B"], "architecture"),
+                                        (["speed", "llama-2-7b", "--gpu", "B300X"], "GPU"),
+                                        (["speed", "llama-2-7b", "--efficiency", "2"], "efficiency")])
+def test_speed_bad_input_exits_2(capsys, argv, says):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert says in err and err.count("\n") == 1
+
+
+def test_drill_speed_kind_and_why(capsys):
+    assert cli.main(["drill", "--seed", "1", "--kind", "speed", "--answer"]) == 0
+    assert "tokens/s" in capsys.readouterr().out
+    assert cli.main(["drill", "--why", "--seed", "0", "--answer", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["kind"] == "why" and data["answer"]

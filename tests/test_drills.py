@@ -55,6 +55,14 @@ def _recompute(d):
     if d.kind == "zero":
         from llmmem.parallel import zero_model_states_per_gpu
         return zero_model_states_per_gpu(p["size"], p["n_gpus"], p["stage"]).total
+    if d.kind in ("speed", "speed_ridge", "speed_int4"):
+        from llmmem.speed import decode_throughput, ridge_batch
+        base = decode_throughput(spec, p["gpu"], weights=p["weights"], efficiency=1.0).tokens_per_s_per_seq
+        if d.kind == "speed":
+            return base
+        if d.kind == "speed_ridge":
+            return ridge_batch(spec, p["gpu"], p["weights"])
+        return decode_throughput(spec, p["gpu"], weights="int4", efficiency=1.0).tokens_per_s_per_seq / base
     raise AssertionError(f"no recomputation for kind {d.kind}")
 
 
@@ -69,7 +77,7 @@ def test_same_seed_same_drill_and_different_seeds_differ():
 def test_every_kind_appears_and_every_answer_is_llmmems():
     seen = set()
     for seed in SEEDS:
-        for kind in (None, *drills.kinds()):
+        for kind in (None, *drills.all_kinds()):
             for d in _all(drills.generate(seed, kind)):
                 seen.add(d.kind)
                 assert d.answer == _recompute(d), (seed, kind, d.question)
@@ -144,3 +152,26 @@ def test_every_listed_kind_generates_a_drill_of_that_kind():
     """`kinds()` and the drills agree on names: asking for a kind gives a drill that reports that kind."""
     for kind in drills.kinds():
         assert drills.generate(3, kind=kind).kind == kind
+
+
+def test_speed_drills_tokens_per_s_ridge_and_int4():
+    d = drills.speed_drill("llama-2-7b", "A100-80GB", "fp16")
+    assert round(d.answer, 1) == 151.3 and d.check("151 tokens/s")[0] and d.check(140)[0] and not d.check(120)[0]
+    ridge, int4 = d.follow_ups
+    assert ridge.kind == "speed_ridge" and 140 < ridge.answer < 170 and ridge.check(f"batch {ridge.answer}")[0]
+    assert int4.kind == "speed_int4" and 3 < int4.answer < 4 and int4.check(f"{int4.answer:.2f}x")[0]
+    assert "cannot read" in d.check("fast")[1]
+
+
+def test_speed_kind_does_not_change_existing_seeds():
+    assert all(drills.generate(s).kind != "speed" for s in range(40))
+    assert drills.generate(3, "speed").kind == "speed"
+
+
+def test_why_questions_have_model_answers():
+    topics = " ".join(w.question for w in drills.WHY_QUESTIONS)
+    for word in ("memory-bound", "PagedAttention", "FlashAttention", "fp32 master weights"):
+        assert word in topics
+    assert drills.why_drill(4) == drills.why_drill(4) and "Model answer" in drills.why_drill(4).text(answers=True)
+    with pytest.raises(ValueError, match="seed"):
+        drills.why_drill("x")

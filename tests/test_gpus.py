@@ -85,3 +85,27 @@ def test_gpus_needed_never_falls_as_memory_grows(a, b, gpu, fraction):
     assert 0 <= n_lo <= n_hi
     if hi > 0:
         assert n_hi * get_gpu(gpu).memory_mib * MiB * fraction >= hi * (1 - 1e-12)
+
+
+def test_every_card_has_bandwidth_and_dense_flops_with_a_datasheet_source():
+    raw = json.loads(resources.files("llmmem").joinpath("data/gpus.json").read_text())
+    assert "sparsity" in raw["speed_fields"]  # the file says that sparsity figures are not used
+    names = [g["name"] for g in raw["gpus"]]
+    for required in ("H100-NVL", "H20", "MI325X", "A10G", "RTX-3090", "RTX-5090", "M2-Ultra"):
+        assert required in names
+    for g in raw["gpus"]:
+        assert g["bandwidth_bytes_per_s"] > 1e11, g["name"]
+        assert g["speed_source"].strip(), g["name"]
+        assert g["dense_flops"] and all(v > 1e12 for v in g["dense_flops"].values()), g["name"]
+    assert get_gpu("A100-80GB").bandwidth_bytes_per_s == 2_039_000_000_000
+    # H100 SXM: the datasheet's 1,979 TFLOPS bf16 is the sparse figure; dense is half of it.
+    assert get_gpu("H100-80GB").peak_flops("bf16") == 989_500_000_000_000
+    assert get_gpu("T4").peak_flops("bf16") == get_gpu("T4").peak_flops("fp16")  # no bf16: fp16 stands in
+    with pytest.raises(ValueError, match="no dense fp8"):
+        get_gpu("A100-80GB").peak_flops("fp8")
+
+
+def test_apple_unified_memory_gives_the_gpu_a_share():
+    raw = {g["name"]: g for g in json.loads(resources.files("llmmem").joinpath("data/gpus.json").read_text())["gpus"]}
+    m2 = raw["M2-Ultra"]
+    assert m2["memory_mib"] < m2["unified_memory_mib"] and "recommendedMaxWorkingSetSize" in m2["notes"]
