@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from math import ceil
 
-from .model import ModelSpec
+from .model import ModelSpec, Tensor
 from .units import parse_count
 
 __all__ = [
@@ -244,95 +244,16 @@ def get_format(fmt) -> WeightFormat:
 # ====================================================================== tensors of a model
 
 
-@dataclass(frozen=True)
-class Tensor:
-    """``count`` identical weight tensors: rows x cols (cols = input features; 1-D tensors have rows=1).
-
-    ``component`` is the ModelSpec.param_counts() key the tensor belongs to; ``kind`` says what it is
-    ("matrix", "vector" for norms and biases, "router"); ``layer`` is its block index (None outside blocks).
-    """
-
-    name: str
-    component: str
-    rows: int
-    cols: int
-    count: int = 1
-    kind: str = "matrix"
-    layer: int | None = None
-
-    @property
-    def numel(self) -> int:
-        return self.count * self.rows * self.cols
-
-
 def weight_tensors(spec: ModelSpec) -> list[Tensor]:
     """Every parameter tensor of a ModelSpec, with GGUF-style names; their numel sums to num_params().
 
-    Shapes follow the same module layout that ModelSpec counts (llmmem/model.py), written as
-    (out_features, in_features). Fused projections (falcon's query_key_value, phi3's qkv_proj) are listed
-    as their separate parts: same numbers of weights, and blocks run along the same input dimension.
+    The shapes have one home, :meth:`ModelSpec.weight_tensors` (llmmem/model.py); this returns them as a
+    list. Fused projections (falcon's query_key_value, phi3's qkv_proj) are listed as their separate parts:
+    same numbers of weights, and blocks run along the same input dimension.
     """
     if not isinstance(spec, ModelSpec):
         raise ValueError(f"weight_tensors needs a ModelSpec; got {type(spec).__name__}")
-    s, h = spec, spec.hidden_size
-    norm_vectors = 2 if s.norm_kind == "layernorm" else 1  # weight (+ bias)
-    out: list[Tensor] = [Tensor("token_embd.weight", "embedding", s.vocab_size, h)]
-    if s.learned_positions:
-        out.append(Tensor("position_embd.weight", "embedding", s.learned_positions, h))
-    if s.embedding_norm:
-        out.append(Tensor("token_embd_norm", "norms", 1, h, norm_vectors, "vector"))
-
-    def lin(name, component, rows, cols, layer, bias=False, count=1, kind="matrix"):
-        out.append(Tensor(f"blk.{layer}.{name}.weight", component, rows, cols, count, kind, layer))
-        if bias:
-            out.append(Tensor(f"blk.{layer}.{name}.bias", component, 1, rows, count, "vector", layer))
-
-    moe = set(s.moe_layers)
-    for i in range(s.num_layers):
-        out.append(Tensor(f"blk.{i}.norms", "norms", 1, h, s.norms_per_layer * norm_vectors, "vector", i))
-        if s.qk_norm:
-            out.append(Tensor(f"blk.{i}.attn_qk_norm", "norms", 1, s.head_dim, 2 * norm_vectors, "vector", i))
-        # ---- attention
-        if s.uses_mla:
-            qk = s.qk_nope_head_dim + s.qk_rope_head_dim
-            if s.q_lora_rank is None:
-                lin("attn_q", "attention", s.num_heads * qk, h, i)
-            else:
-                lin("attn_q_a", "attention", s.q_lora_rank, h, i, s.qkv_bias)
-                out.append(Tensor(f"blk.{i}.attn_q_a_norm", "norms", 1, s.q_lora_rank, norm_vectors, "vector", i))
-                lin("attn_q_b", "attention", s.num_heads * qk, s.q_lora_rank, i)
-            lin("attn_kv_a_mqa", "attention", s.kv_lora_rank + s.qk_rope_head_dim, h, i, s.qkv_bias)
-            out.append(Tensor(f"blk.{i}.attn_kv_a_norm", "norms", 1, s.kv_lora_rank, norm_vectors, "vector", i))
-            lin("attn_kv_b", "attention", s.num_heads * (s.qk_nope_head_dim + s.v_head_dim), s.kv_lora_rank, i)
-            lin("attn_output", "attention", h, s.num_heads * s.v_head_dim, i, s.o_bias)
-        else:
-            q_out, kv_out = s.num_heads * s.head_dim, s.num_kv_heads * s.head_dim
-            lin("attn_q", "attention", q_out, h, i, s.qkv_bias)
-            lin("attn_k", "attention", kv_out, h, i, s.qkv_bias)
-            lin("attn_v", "attention", kv_out, h, i, s.qkv_bias)
-            lin("attn_output", "attention", h, q_out, i, s.o_bias)
-        # ---- MLP
-        if i in moe:
-            w, e = s.moe_intermediate_size, s.num_experts
-            lin("ffn_gate_inp", "mlp", e, h, i, kind="router")
-            lin("ffn_gate_exps", "mlp", w, h, i, count=e)
-            lin("ffn_up_exps", "mlp", w, h, i, count=e)
-            lin("ffn_down_exps", "mlp", h, w, i, count=e)
-            if s.shared_experts_intermediate_size:
-                ws = s.shared_experts_intermediate_size
-                lin("ffn_gate_shexp", "mlp", ws, h, i, s.mlp_bias)
-                lin("ffn_up_shexp", "mlp", ws, h, i, s.mlp_bias)
-                lin("ffn_down_shexp", "mlp", h, ws, i, s.mlp_bias)
-        else:
-            f = s.intermediate_size
-            if s.mlp_kind == "gated":
-                lin("ffn_gate", "mlp", f, h, i, s.mlp_bias)
-            lin("ffn_up", "mlp", f, h, i, s.mlp_bias)
-            lin("ffn_down", "mlp", h, f, i, s.mlp_bias)
-    out.append(Tensor("output_norm", "norms", 1, h, norm_vectors, "vector"))
-    if not s.tie_embeddings:
-        out.append(Tensor("output.weight", "lm_head", s.vocab_size, h))
-    return out
+    return list(spec.weight_tensors())
 
 
 # ====================================================================== bytes
