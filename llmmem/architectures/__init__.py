@@ -15,7 +15,25 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from . import bloom, deepseek, falcon, gemma, gpt2, llama, phi, qwen
+from . import (
+    bigcode,
+    bloom,
+    cohere,
+    deepseek,
+    falcon,
+    gemma,
+    glm,
+    gpt2,
+    gpt_neox,
+    gpt_oss,
+    granite,
+    llama,
+    llama4,
+    olmo,
+    phi,
+    qwen,
+    vision,
+)
 from ._common import Config
 
 __all__ = ["READERS", "SUPPORTED_MODEL_TYPES", "Config", "read_config", "reader_for"]
@@ -36,7 +54,35 @@ READERS: dict[str, Reader] = {
     "bloom": bloom.read_bloom,
     "deepseek_v2": lambda c: deepseek.read_deepseek(c, v3=False),
     "deepseek_v3": lambda c: deepseek.read_deepseek(c, v3=True),
+    "gemma": gemma.read_gemma,
+    "gemma3_text": gemma.read_gemma3_text,
+    "phi": phi.read_phi,
+    "granite": granite.read_granite,
+    "granitemoe": granite.read_granitemoe,
+    "qwen2_moe": qwen.read_qwen2_moe,
+    "llama4_text": llama4.read_llama4_text,
+    "gpt_oss": gpt_oss.read_gpt_oss,
+    "olmo2": olmo.read_olmo2,
+    "cohere2": cohere.read_cohere2,
+    "starcoder2": bigcode.read_starcoder2,
+    "gpt_bigcode": bigcode.read_gpt_bigcode,
+    "gpt_neox": gpt_neox.read_gpt_neox,
+    "glm4_moe": glm.read_glm4_moe,
 }
+# Vision-language wrappers: (default text model_type, vision tower, default tie_word_embeddings), as in
+# transformers' configuration_<type>.py (the text_config and vision_config defaults of each class).
+_MULTIMODAL = {
+    "gemma3": ("gemma3_text", "siglip", True),
+    "llava": ("llama", "clip", False),
+    "llava_next": ("llama", "clip_next", False),
+    "mistral3": ("mistral", "pixtral", True),
+    "llama4": ("llama4_text", "llama4", False),
+    "qwen2_vl": ("qwen2", "qwen2_vl", False),
+    "qwen2_5_vl": ("qwen2", "qwen2_5_vl", False),
+}
+for _type, (_text, _tower, _tie) in _MULTIMODAL.items():
+    READERS[_type] = (lambda text, tower, tie: lambda c: vision.read_multimodal(c, text, tower, tie, READERS))(
+        _text, _tower, _tie)
 
 
 def reader_for(model_type: str) -> Reader | None:
@@ -63,7 +109,9 @@ def read_config(config: dict[str, Any]) -> tuple[str, dict]:
             f"unsupported model_type {model_type!r}; supported types: {', '.join(SUPPORTED_MODEL_TYPES)}.{route}"
         )
     fields = reader(Config(config, model_type))
-    fields.setdefault("max_position_embeddings", _max_positions(config))
+    text = config.get("text_config")
+    text = text if isinstance(text, dict) else {}
+    fields.setdefault("max_position_embeddings", _max_positions(config) or _max_positions(text))
     quant = config.get("quantization_config")
     if quant is not None:
         if not isinstance(quant, dict):

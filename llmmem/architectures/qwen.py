@@ -45,3 +45,30 @@ def read_qwen3_moe(c: Config) -> dict:
                       c.size("moe_intermediate_size", default=768), moe_layers),
         **window_qwen(c, fields["num_layers"]),
     )
+
+
+def read_qwen2_moe(c: Config) -> dict:
+    # transformers/models/qwen2_moe/configuration_qwen2_moe.py: num_key_value_heads=16, num_experts=60,
+    # num_experts_per_tok=4, moe_intermediate_size=1408, shared_expert_intermediate_size=5632,
+    # decoder_sparse_step=1, mlp_only_layers=[]. modeling_qwen2_moe.py: qwen2 attention (q/k/v bias), layer i
+    # is MoE unless in mlp_only_layers or (i + 1) % decoder_sparse_step != 0 (dense layers use
+    # intermediate_size); a MoE block has a router gate, the experts, one shared expert (gated MLP of
+    # shared_expert_intermediate_size) and shared_expert_gate, a Linear(hidden, 1) without bias.
+    fields = llama_family_core(c, kv_default=16)
+    experts = c.count("num_experts", 60)
+    step = c.size("decoder_sparse_step", default=1)
+    mlp_only = set(c.config.get("mlp_only_layers") or ())
+    moe_layers = tuple(
+        i for i in range(fields["num_layers"]) if experts > 0 and i not in mlp_only and (i + 1) % step == 0
+    )
+    shared = c.count("shared_expert_intermediate_size", 5632)
+    return dict(
+        fields,
+        tie_embeddings=c.tie(False),
+        qkv_bias=True,
+        **moe_fields(experts, c.size("num_experts_per_tok", default=4),
+                     c.size("moe_intermediate_size", default=1408), moe_layers),
+        shared_experts_intermediate_size=shared,
+        shared_expert_gate=bool(shared),
+        **window_qwen(c, fields["num_layers"]),
+    )
