@@ -12,6 +12,7 @@ import warnings
 
 import pytest
 
+from llmmem import reference
 from llmmem.model import SUPPORTED_MODEL_TYPES, ModelSpec
 
 torch = pytest.importorskip("torch")
@@ -116,3 +117,15 @@ def test_count_matches_transformers_on_meta_device(model_type, index):
     assert spec.num_params() == total
     assert counts.get("vision_tower", 0) + counts.get("projector", 0) == vision
     assert spec.num_language_params() == total - vision
+
+
+@pytest.mark.parametrize("entry", reference.configs(), ids=lambda e: e["hf_id"])
+def test_real_configs_match_their_recorded_counts(entry):
+    """The shared reference's real configs (text-only and vision-language): total, vision tower, projector."""
+    spec = ModelSpec.from_hf_config(entry["config"])
+    exact, counts = entry["exact_counts"], spec.param_counts()
+    assert spec.num_params() == exact["total_params"]
+    assert counts.get("vision_tower", 0) == exact["vision_tower_params"]
+    assert counts.get("projector", 0) == exact["projector_params"]
+    lm_head_weight = counts["lm_head"] - (spec.vocab_size if spec.lm_head_bias else 0)  # phi-2's lm_head has a bias
+    assert lm_head_weight == (0 if exact["tied_embeddings"] else exact["lm_head_params"])

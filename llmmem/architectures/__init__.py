@@ -69,20 +69,19 @@ READERS: dict[str, Reader] = {
     "gpt_neox": gpt_neox.read_gpt_neox,
     "glm4_moe": glm.read_glm4_moe,
 }
-# Vision-language wrappers: (default text model_type, vision tower, default tie_word_embeddings), as in
-# transformers' configuration_<type>.py (the text_config and vision_config defaults of each class).
+# Vision-language wrappers: (default text model_type, vision tower), as in transformers'
+# configuration_<type>.py (the text_config and vision_config defaults of each class).
 _MULTIMODAL = {
-    "gemma3": ("gemma3_text", "siglip", True),
-    "llava": ("llama", "clip", False),
-    "llava_next": ("llama", "clip_next", False),
-    "mistral3": ("mistral", "pixtral", True),
-    "llama4": ("llama4_text", "llama4", False),
-    "qwen2_vl": ("qwen2", "qwen2_vl", False),
-    "qwen2_5_vl": ("qwen2", "qwen2_5_vl", False),
+    "gemma3": ("gemma3_text", "siglip"),
+    "llava": ("llama", "clip"),
+    "llava_next": ("llama", "clip_next"),
+    "mistral3": ("mistral", "pixtral"),
+    "llama4": ("llama4_text", "llama4"),
+    "qwen2_vl": ("qwen2", "qwen2_vl"),
+    "qwen2_5_vl": ("qwen2", "qwen2_5_vl"),
 }
-for _type, (_text, _tower, _tie) in _MULTIMODAL.items():
-    READERS[_type] = (lambda text, tower, tie: lambda c: vision.read_multimodal(c, text, tower, tie, READERS))(
-        _text, _tower, _tie)
+for _type, (_text, _tower) in _MULTIMODAL.items():
+    READERS[_type] = (lambda text, tower: lambda c: vision.read_multimodal(c, text, tower, READERS))(_text, _tower)
 
 
 def reader_for(model_type: str) -> Reader | None:

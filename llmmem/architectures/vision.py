@@ -164,7 +164,7 @@ def _feature_layers(config: dict[str, Any], default: int | list) -> int:
     return len(layer) if isinstance(layer, list) else 1
 
 
-def read_multimodal(c: Config, text_default: str, tower: str, tie_default: bool,
+def read_multimodal(c: Config, text_default: str, tower: str,
                     readers: dict[str, Callable[[Config], dict]]) -> dict:
     """Read a VLM wrapper: text_config by its own reader, then the vision tower and the projector."""
     cfg = c.config
@@ -181,9 +181,12 @@ def read_multimodal(c: Config, text_default: str, tower: str, tie_default: bool,
     if reader is None:
         raise ValueError(f"{c.model_type}: unsupported text_config model_type {inner!r}")
     # The wrapper's tie_word_embeddings, where given, decides (transformers ties lm_head to the language
-    # model's embed_tokens from the top-level config); otherwise the text config's, else the class default.
-    tie = cfg.get("tie_word_embeddings", text.get("tie_word_embeddings", tie_default))
-    text["tie_word_embeddings"] = tie
+    # model's embed_tokens from the top-level config); otherwise the text config's, else the text class's
+    # default -- what vLLM reads (its language model gets text_config) and what the checkpoint holds.
+    # Example: Mistral-Small-3.1's config.json says nothing about ties and its safetensors hold an lm_head
+    # (24.0 B parameters); transformers 5 would fall back to Mistral3Config's own default (True) and tie it.
+    if "tie_word_embeddings" in cfg:
+        text["tie_word_embeddings"] = cfg["tie_word_embeddings"]
     fields = reader(Config(text, inner))
     vision = cfg.get("vision_config") or {}
     if not isinstance(vision, dict):
