@@ -29,6 +29,7 @@ from fractions import Fraction
 from math import ceil
 
 from .model import ModelSpec, Tensor
+from .quantization import checkpoint_weight_bytes
 from .units import parse_count
 
 __all__ = [
@@ -278,10 +279,14 @@ def _kept(t: Tensor, keep: tuple[str, ...]) -> bool:
             or (t.kind == "router" and "router" in keep))
 
 
-def weight_bytes(spec_or_params, fmt="bf16", keep_16bit=None) -> int:
+def weight_bytes(spec_or_params, fmt="auto", keep_16bit=None) -> int:
     """Exact bytes of the weights in a format, constants included, rounded up to whole blocks and bytes.
 
     ``spec_or_params``: a ModelSpec, or a plain parameter count (70e9, "70B", 8_030_261_248).
+
+    * ``fmt="auto"`` (the default): as the checkpoint stores them -- a spec whose config carries a
+      ``quantization_config`` is counted by :func:`llmmem.quantization.checkpoint_weight_bytes` (its ignore
+      lists honoured, tensor by tensor); anything else is bf16. An explicit format overrides the checkpoint.
 
     * Plain count: every weight in the format (block constants included; per-row and per-tensor scales
       need shapes and are left out: at most 32/in_features bits per weight). GGUF mixtures need a spec.
@@ -298,6 +303,13 @@ def weight_bytes(spec_or_params, fmt="bf16", keep_16bit=None) -> int:
       and tokenizer.
     """
     key = _normalize(fmt)
+    if key == "auto":
+        if isinstance(spec_or_params, ModelSpec) and spec_or_params.quantization is not None:
+            if keep_16bit is not None:
+                raise ValueError("keep_16bit does not apply to fmt='auto' with a quantized checkpoint: its "
+                                 "quantization_config decides; pass an explicit format to override it")
+            return checkpoint_weight_bytes(spec_or_params)
+        key = "bf16"
     if key not in FORMATS and key not in GGUF_FILE_TYPES:
         raise _unknown(fmt)
     if not isinstance(spec_or_params, ModelSpec):

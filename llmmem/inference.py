@@ -29,13 +29,14 @@ from .breakdown import Breakdown
 from .formats import bits_per_weight, weight_bytes
 from .gpus import get_gpu
 from .model import ModelSpec
-from .units import GiB
+from .units import GB, GiB
 
 __all__ = [
     "KV_CACHE_FORMATS",
     "VLLM_BLOCK_SIZE",
     "VLLM_MAX_NUM_BATCHED_TOKENS",
     "VLLM_MAX_NUM_SEQS",
+    "VLLM_GPU_MEMORY_UTILIZATION",
     "WeightFormatChoice",
     "cheapest_weight_format",
     "inference_memory",
@@ -43,6 +44,9 @@ __all__ = [
     "kv_cache_bytes_per_token",
     "kv_cache_tokens",
     "max_batch",
+    "max_context_explained",
+    "serving_gpus",
+    "valid_tp_sizes",
     "max_concurrency",
     "max_context",
     "prefill_activation_bytes",
@@ -69,6 +73,8 @@ KV_CACHE_FORMATS: Mapping[str, int] = {
 VLLM_BLOCK_SIZE = 16
 VLLM_MAX_NUM_BATCHED_TOKENS = 8192
 VLLM_MAX_NUM_SEQS = 1024
+# vLLM's default share of the card a server may use (vllm/config: gpu_memory_utilization = 0.9).
+VLLM_GPU_MEMORY_UTILIZATION = 0.9
 
 # Non-torch memory ("non-torch forward increase memory") in the llm-d-planner vLLM 0.19 H100 logs
 # (measurements.json, ids vllm-0.19.0-h100-*): 0.24-0.25 GiB on one GPU; 2.07-2.21 GiB per GPU with TP > 1,
@@ -320,7 +326,30 @@ def _overhead_bytes(overhead, weights_total, tp):
                                       "used instead of the vLLM non-torch constant")
 
 
-def inference_memory(spec, weights="bf16", kv_cache="bf16", batch=1, seq_len=8192, tp=1, overhead=None,
+def _weights_note(spec: ModelSpec, weights: str) -> str:
+    """What the weights component counts, and whether an explicit format overrode the checkpoint's own."""
+    q = spec.quantization
+    if q is not None and str(weights).strip().lower() == "auto":
+        from .quantization import read_quantization
+
+        scheme = read_quantization(q)
+        return (f"weights: the checkpoint's own quantization_config ({scheme.description}; its ignore list kept "
+                "in 16 bits, embedding/norms/router/LM head/vision tower in 16 bits)")
+    base = f"weights: {weights} as llmmem.formats.weight_bytes counts them (quantized formats keep embedding, " \
+           "LM head and norms in 16 bits)"
+    if q is not None:
+        base += f"; this explicit format overrides the checkpoint's quantization_config ({q.get('quant_method')})"
+    return base
+
+
+def _weights_label(spec: ModelSpec, weights: str) -> str:
+    if str(weights).strip().lower() != "auto":
+        return str(weights)
+    q = spec.quantization
+    return f"checkpoint ({q.get('quant_method')})" if q is not None else "bf16"
+
+
+def inference_memory(spec, weights="auto", kv_cache="bf16", batch=1, seq_len=8192, tp=1, overhead=None,
                      pp=1, max_num_batched_tokens=VLLM_MAX_NUM_BATCHED_TOKENS,
                      max_num_seqs=VLLM_MAX_NUM_SEQS) -> Breakdown:
     """Memory on one GPU to serve ``batch`` sequences of ``seq_len`` tokens, component by component.
@@ -343,17 +372,17 @@ def inference_memory(spec, weights="bf16", kv_cache="bf16", batch=1, seq_len=819
     ranks = tp * pp
     weights_total = _weight_bytes(spec, weights)
     weights_gpu = weights_total // ranks if weights_total % ranks == 0 else weights_total / ranks
-    act_bytes = 4 if weights == "fp32" else 2
+    act_bytes = 4 if str(weights).strip().lower() in ("fp32", "float32") else 2
     tokens = min(batch * seq_len, max_num_batched_tokens)
     activations = prefill_activation_bytes(spec, tokens, min(batch, max_num_seqs), tp=tp, act_bytes=act_bytes)
     extra, overhead_note = _overhead_bytes(overhead, weights_gpu, tp)
     where = f"per GPU, TP={tp}" + (f", PP={pp}" if pp != 1 else "")
     return Breakdown(
         {"weights": weights_gpu, "kv_cache": kv, "activations": activations, "overhead": extra},
-        title=f"Serving {spec.name}: {weights} weights, {kv_cache} KV cache, {batch} x {seq_len:,} tokens ({where})",
+        title=(f"Serving {spec.name}: {_weights_label(spec, weights)} weights, {kv_cache} KV cache, "
+               f"{batch} x {seq_len:,} tokens ({where})"),
         notes=(
-            f"weights: {weights} as llmmem.formats.weight_bytes counts them (quantized formats keep embedding, "
-            f"LM head and norms in 16 bits), / {ranks} GPU(s): vLLM shards embedding and LM head over TP too",
+            f"{_weights_note(spec, weights)}, / {ranks} GPU(s): vLLM shards embedding and LM head over TP too",
             f"kv_cache: exact, {kv_cache} ({KV_CACHE_FORMATS[kv_cache]} bits per element), "
             "windows and TP replication included",
             f"activations: estimate of the prefill/sampler peak for {tokens:,} tokens (vLLM-style chunked prefill)",
@@ -387,15 +416,42 @@ def _largest(fits, start: int = 1) -> int:
     return lo
 
 
-def max_context(spec, gpu, batch=1, weights="bf16", kv_cache="bf16", tp=1, overhead=None,
-                gpu_memory_utilization=1.0, **kwargs):
+def max_context(spec, gpu, batch=1, weights="auto", kv_cache="bf16", tp=1, overhead=None,
+                gpu_memory_utilization=VLLM_GPU_MEMORY_UTILIZATION, cap_at_model_limit=True, **kwargs):
     """Longest seq_len whose :func:`inference_memory` total fits on one ``gpu`` (per GPU under TP).
 
-    Returns 0 when not even one token fits, and None when memory stops growing with the context (every
-    layer has a sliding window), so any length fits. ``gpu_memory_utilization`` < 1 keeps headroom, as vLLM.
+    * ``gpu_memory_utilization`` (default 0.9, vLLM's default): the share of the card the server may use;
+      1.0 asks what fits on the whole card.
+    * ``cap_at_model_limit`` (default True): never more than the model's ``max_position_embeddings`` (the
+      length it was built and rope-scaled for: 131,072 for Llama 3.1) -- memory may allow more, the model
+      does not; vLLM refuses a longer ``max_model_len`` too. :func:`max_context_explained` says which
+      limit bound.
+
+    Returns 0 when not even one token fits. When memory stops growing with the context (every layer has a
+    sliding window) any length fits: the model limit is returned, or None when the config states none.
     """
+    return max_context_explained(spec, gpu, batch, weights, kv_cache, tp, overhead, gpu_memory_utilization,
+                                 cap_at_model_limit, **kwargs)[0]
+
+
+def max_context_explained(spec, gpu, batch=1, weights="auto", kv_cache="bf16", tp=1, overhead=None,
+                          gpu_memory_utilization=VLLM_GPU_MEMORY_UTILIZATION, cap_at_model_limit=True,
+                          **kwargs) -> tuple[int | None, str]:
+    """:func:`max_context` and a sentence saying what bound it (memory, or the model's position limit)."""
     spec = _check_spec(spec)
+    n, why = _max_context_by_memory(spec, gpu, batch, weights, kv_cache, tp, overhead, gpu_memory_utilization,
+                                    **kwargs)
+    limit = spec.max_position_embeddings
+    if cap_at_model_limit and limit is not None and (n is None or n > limit):
+        shown = "any length" if n is None else f"{n:,} tokens"
+        return limit, (f"capped at the model's max_position_embeddings, {limit:,} tokens: memory alone "
+                       f"would allow {shown}")
+    return n, why
+
+
+def _max_context_by_memory(spec, gpu, batch, weights, kv_cache, tp, overhead, gpu_memory_utilization, **kwargs):
     capacity = _capacity(gpu, gpu_memory_utilization)
+    share = f"{gpu_memory_utilization:.0%} of the {get_gpu(gpu).name}"
 
     def fits(n):
         return inference_memory(spec, weights, kv_cache, batch, n, tp, overhead, **kwargs).total <= capacity
@@ -404,13 +460,16 @@ def max_context(spec, gpu, batch=1, weights="bf16", kv_cache="bf16", tp=1, overh
     if window and len(spec.sliding_window_layers) == spec.num_layers:
         big = max(window, kwargs.get("max_num_batched_tokens", VLLM_MAX_NUM_BATCHED_TOKENS))
         if fits(big):
-            return None
-    return _largest(fits)
+            return None, f"every layer slides: memory stops growing with the context within {share}"
+    return _largest(fits), f"memory-bound: the longest context that fits in {share}"
 
 
-def max_batch(spec, gpu, seq_len=8192, weights="bf16", kv_cache="bf16", tp=1, overhead=None,
-              gpu_memory_utilization=1.0, **kwargs) -> int:
-    """Most sequences of ``seq_len`` tokens that fit on one ``gpu`` at once (0 if not even one)."""
+def max_batch(spec, gpu, seq_len=8192, weights="auto", kv_cache="bf16", tp=1, overhead=None,
+              gpu_memory_utilization=VLLM_GPU_MEMORY_UTILIZATION, **kwargs) -> int:
+    """Most sequences of ``seq_len`` tokens that fit on one ``gpu`` at once (0 if not even one).
+
+    The budget is ``gpu_memory_utilization`` (default 0.9, vLLM's default) of the card; 1.0 uses it all.
+    """
     spec = _check_spec(spec)
     capacity = _capacity(gpu, gpu_memory_utilization)
 
@@ -434,9 +493,11 @@ DEFAULT_WEIGHT_CANDIDATES = ("bf16", "fp8", "int8", "int4", "nf4-dq")
 
 
 def cheapest_weight_format(spec, gpu, seq_len=8192, batch=1, candidates=DEFAULT_WEIGHT_CANDIDATES,
-                           kv_cache="bf16", tp=1, overhead=None, gpu_memory_utilization=1.0,
+                           kv_cache="bf16", tp=1, overhead=None, gpu_memory_utilization=VLLM_GPU_MEMORY_UTILIZATION,
                            **kwargs) -> WeightFormatChoice:
     """The weight formats that let the model serve ``batch`` x ``seq_len`` tokens on one ``gpu``.
+
+    The budget is ``gpu_memory_utilization`` (default 0.9, vLLM's default) of the card; 1.0 uses it all.
 
     "Cheapest" means cheapest in quality: of the formats that fit, ``best`` is the one with the most bits
     per weight (quantize no more than you must). ``fitting`` lists all that fit, most bits first (ties keep
@@ -452,3 +513,66 @@ def cheapest_weight_format(spec, gpu, seq_len=8192, batch=1, candidates=DEFAULT_
     order = sorted(candidates, key=lambda f: -bits_per_weight(f))  # stable: ties keep the given order
     fitting = tuple(f for f in order if totals[f] <= capacity)
     return WeightFormatChoice(best=fitting[0] if fitting else None, fitting=fitting, totals=totals)
+
+
+# ====================================================================== how many GPUs, with TP's rules
+
+
+def valid_tp_sizes(spec, limit: int = 64) -> list[int]:
+    """Tensor-parallel sizes vLLM accepts for this model, up to ``limit``.
+
+    vLLM requires tp to divide the attention heads (vllm/config: "Total number of attention heads must be
+    divisible by tensor parallel size"), and its QKV layer either splits the KV heads (tp divides them) or
+    replicates them (kv_heads divides tp) -- vllm/model_executor/layers/linear.py QKVParallelLinear.
+    MLA models have no KV-head constraint.
+    """
+    spec = _check_spec(spec)
+    sizes = []
+    for tp in range(1, limit + 1):
+        if spec.num_heads % tp:
+            continue
+        kv = spec.num_kv_heads
+        if not spec.uses_mla and kv % tp and tp % kv:
+            continue
+        sizes.append(tp)
+    return sizes
+
+
+def serving_gpus(spec, gpu, weights="auto", kv_cache="bf16", batch=1, seq_len=8192, overhead=None,
+                 gpu_memory_utilization=VLLM_GPU_MEMORY_UTILIZATION, tp_divides_heads=True, max_tp=64,
+                 **kwargs) -> tuple[int, Breakdown, str]:
+    """Fewest GPUs (the TP size) on which the per-GPU :func:`inference_memory` fits, with the rule used.
+
+    Returns (tp, the per-GPU Breakdown at that tp, a sentence of arithmetic). Two rules, both options:
+
+    * ``gpu_memory_utilization`` (default 0.9): each card offers that share, as vLLM's default does;
+    * ``tp_divides_heads`` (default True): only TP sizes vLLM accepts (:func:`valid_tp_sizes`): Llama-3.1-70B
+      with 64 heads can run on 1, 2, 4, 8 GPUs but not 3. False gives the plain answer,
+      ceil(one-GPU total / usable capacity), with that one-GPU Breakdown.
+
+    ValueError when no TP size up to ``max_tp`` fits.
+    """
+    spec = _check_spec(spec)
+    capacity = _capacity(gpu, gpu_memory_utilization)
+    card = get_gpu(gpu)
+    if not tp_divides_heads:
+        b = inference_memory(spec, weights, kv_cache, batch, seq_len, 1, overhead, **kwargs)
+        count = math.ceil(b.total / capacity)
+        return count, b, (f"{b.total / GB:,.1f} GB / {capacity / GB:,.1f} GB usable ({gpu_memory_utilization:.0%} "
+                          f"of a {card.name}) -> {count}; TP divisibility not applied")
+    sizes = valid_tp_sizes(spec, max_tp)
+    for tp in sizes:
+        b = inference_memory(spec, weights, kv_cache, batch, seq_len, tp, overhead, **kwargs)
+        if b.total > capacity:
+            continue
+        skipped = [n for n in range(1, tp) if n not in sizes]
+        rule = f"TP must divide the {spec.num_heads} attention heads"
+        if not spec.uses_mla:
+            rule += f" and fit the {spec.num_kv_heads} KV heads"
+        if skipped:
+            rule += f" ({', '.join(map(str, skipped))} GPU(s) not a valid TP size)"
+        text = (f"{b.total / GB:,.1f} GB per GPU at TP={tp} <= {gpu_memory_utilization:.0%} of "
+                f"{card.memory_bytes / GB:,.1f} GB ({card.name}) = {capacity / GB:,.1f} GB; {rule}")
+        return tp, b, text
+    raise ValueError(f"{spec.name} does not fit on up to {max_tp} x {card.name} at {gpu_memory_utilization:.0%} "
+                     f"utilization (TP sizes tried: {', '.join(map(str, sizes))})")
