@@ -34,7 +34,21 @@ def read_gemma3_text(c: Config) -> dict:
     # head_dim=256, sliding_window=4096, sliding_window_pattern=6 (layer i is global when (i + 1) % 6 == 0,
     # sliding otherwise; an explicit layer_types list wins), tie_word_embeddings=True.
     # modeling_gemma3.py: gemma2's four norms per layer plus q_norm / k_norm RMSNorm(head_dim).
-    fields = llama_family_core(c, kv_default=4, head_dim_default=256)
+    # Unlike most families, Google's gemma3 text_config files leave out the sizes that equal the class
+    # defaults (google/gemma-3-4b-it gives only hidden_size, intermediate_size, num_hidden_layers), so here
+    # the core sizes take Gemma3TextConfig's defaults too: vocab_size=262208, hidden_size=2304,
+    # intermediate_size=9216, num_hidden_layers=26, num_attention_heads=8.
+    hidden = c.size("hidden_size", default=2304)
+    heads = c.size("num_attention_heads", default=8)
+    fields = dict(
+        vocab_size=c.size("vocab_size", default=262208),
+        hidden_size=hidden,
+        num_layers=c.size("num_hidden_layers", default=26),
+        num_heads=heads,
+        num_kv_heads=c.kv_heads(heads, default=4),
+        head_dim=c.head_dim(hidden, heads, default=256),
+        intermediate_size=c.size("intermediate_size", default=9216),
+    )
     bias = c.flag("attention_bias", False)
     window = c.optional_size("sliding_window", default=4096)
     layers = c.layer_types_sliding(fields["num_layers"])
@@ -42,4 +56,5 @@ def read_gemma3_text(c: Config) -> dict:
         pattern = c.size("sliding_window_pattern", default=6)
         layers = tuple(i for i in range(fields["num_layers"]) if (i + 1) % pattern) if window else ()
     return dict(fields, tie_embeddings=c.tie(True), norms_per_layer=4, qk_norm=True, qkv_bias=bias, o_bias=bias,
-                sliding_window=window, sliding_window_layers=layers)
+                sliding_window=window, sliding_window_layers=layers,
+                max_position_embeddings=c.size("max_position_embeddings", default=131072))
