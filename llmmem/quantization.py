@@ -27,7 +27,8 @@ projector (vLLM's vision encoders are counted in 16 bits here; a checkpoint that
 the notes say so). Names in an ignore list are matched against canonical module paths
 ("model.layers.3.self_attn.q_proj", "model.layers.3.mlp.experts.gate_proj", "lm_head"): an entry matches
 when its dot-separated parts appear in order inside the path ("lm_head", "self_attn",
-"model.layers.0.mlp"), ``re:`` entries are regular expressions (compressed-tensors), a VLM's
+"model.layers.0.mlp"; a "*" part matches any one part, as gpt-oss writes "model.layers.*.self_attn"),
+``re:`` entries are regular expressions (compressed-tensors), a VLM's
 "language_model." prefix is dropped, and vLLM's fused names (qkv_proj, gate_up_proj) cover their parts.
 
 Standard library only.
@@ -100,7 +101,8 @@ def _matches(entry: str, path: str) -> bool:
     if parts[-1] in _FUSED:
         return any(_matches(".".join(parts[:-1] + [p]), path) for p in _FUSED[parts[-1]])
     segs, n = path.split("."), len(parts)
-    return any(segs[i:i + n] == parts for i in range(len(segs) - n + 1))
+    return any(all(p in ("*", s) for p, s in zip(parts, segs[i:i + n], strict=True))
+               for i in range(len(segs) - n + 1))
 
 
 # ---------------------------------------------------------------- reading quantization_config
