@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from .breakdown import Breakdown
@@ -357,7 +357,9 @@ def _weights_note(spec: ModelSpec, weights: str) -> str:
         scheme = read_quantization(q)
         return (f"weights: the checkpoint's own quantization_config ({scheme.description}; its ignore list kept "
                 "in 16 bits, embedding/norms/router/LM head/vision tower in 16 bits)")
-    base = f"weights: {weights} as llmmem.formats.weight_bytes counts them (quantized formats keep embedding, " \
+    shown = "bf16 (weights='auto': the checkpoint carries no quantization_config)" if str(weights).strip().lower() \
+        == "auto" else weights
+    base = f"weights: {shown} as llmmem.formats.weight_bytes counts them (quantized formats keep embedding, " \
            "LM head and norms in 16 bits)"
     if q is not None:
         base += f"; this explicit format overrides the checkpoint's quantization_config ({q.get('quant_method')})"
@@ -399,8 +401,17 @@ def inference_memory(spec, weights="auto", kv_cache="bf16", batch=1, seq_len=819
     activations = prefill_activation_bytes(spec, tokens, min(batch, max_num_seqs), tp=tp, act_bytes=act_bytes)
     extra, overhead_note = _overhead_bytes(overhead, weights_gpu, tp)
     where = f"per GPU, TP={tp}" + (f", PP={pp}" if pp != 1 else "")
+    components = {"weights": weights_gpu, "kv_cache": kv, "activations": activations, "overhead": extra}
+    vision_note: tuple[str, ...] = ()
+    if spec.is_multimodal:  # name both parts: the language model's weights and the vision tower + projector
+        vision = weights_total - _weight_bytes(replace(spec, vision_tensors=()), weights)
+        vision_gpu = vision // ranks if vision % ranks == 0 else vision / ranks
+        components = {"weights": weights_gpu - vision_gpu, "vision_weights": vision_gpu, **{
+            k: v for k, v in components.items() if k != "weights"}}
+        vision_note = ("vision_weights: the vision tower and projector, loaded by vLLM beside the language model; "
+                       "they keep no KV cache (kv_cache counts the language layers only)",)
     return Breakdown(
-        {"weights": weights_gpu, "kv_cache": kv, "activations": activations, "overhead": extra},
+        components,
         title=(f"Serving {spec.name}: {_weights_label(spec, weights)} weights, {kv_cache} KV cache, "
                f"{batch} x {seq_len:,} tokens ({where})"),
         notes=(
@@ -409,6 +420,7 @@ def inference_memory(spec, weights="auto", kv_cache="bf16", batch=1, seq_len=819
             "windows and TP replication included",
             f"activations: estimate of the prefill/sampler peak for {tokens:,} tokens (vLLM-style chunked prefill)",
             overhead_note,
+            *vision_note,
         ),
     )
 

@@ -158,3 +158,16 @@ def test_worst_cases_are_reported():
     print(f"\nworst weights: {max(weights)[0]:.2%} ({max(weights)[1]}); worst KV tokens: {max(kv)[0]:.2%} "
           f"({max(kv)[1]}); runs read: {len(READ)} of {len(RUNS)}")
     assert max(kv)[0] < 0.01 and len(weights) >= 25
+
+
+def test_a_vlm_breakdown_names_the_vision_weights_and_keeps_no_vision_kv():
+    from llmmem.inference import inference_memory, kv_cache_bytes
+
+    spec = ModelSpec.from_catalog("mistral-small-3.1-24b")
+    text_only = ModelSpec.from_hf_config(ModelSpec_config("mistral-small-3.1-24b")["text_config"])
+    b = inference_memory(spec, tp=2)
+    counts = spec.param_counts()
+    assert b["vision_weights"] == 2 * (counts["vision_tower"] + counts["projector"]) / 2
+    assert b["weights"] + b["vision_weights"] == weight_bytes(spec) / 2
+    assert b["kv_cache"] == kv_cache_bytes(text_only, seq_len=8192, tp=2)
+    assert any("vision_weights" in n for n in b.notes)
