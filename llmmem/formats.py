@@ -29,7 +29,7 @@ from fractions import Fraction
 from math import ceil
 
 from .model import ModelSpec, Tensor
-from .quantization import checkpoint_weight_bytes
+from .quantization import checkpoint_tensor_bytes, checkpoint_weight_bytes
 from .units import parse_count
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "bits_per_weight",
     "weight_bytes",
     "weight_tensors",
+    "weight_bytes_by_tensor",
     "gguf_tensor_types",
 ]
 
@@ -322,16 +323,33 @@ def weight_bytes(spec_or_params, fmt="auto", keep_16bit=None) -> int:
         if keep_16bit is not None:
             raise ValueError("keep_16bit does not apply to GGUF: llama.cpp decides per tensor (see gguf_tensor_types)")
         return sum(row["bytes"] for row in gguf_tensor_types(spec, key))
+    return sum(b for _, b in weight_bytes_by_tensor(spec, key, keep_16bit))
+
+
+def weight_bytes_by_tensor(spec: ModelSpec, fmt="auto", keep_16bit=None) -> list[tuple[Tensor, int]]:
+    """(tensor, exact bytes) for every tensor of the spec, in a float or quantized format or "auto".
+
+    What :func:`weight_bytes` sums; per tensor, so that a pipeline stage can sum its own layers. GGUF file
+    types are not split per tensor here (see :func:`gguf_tensor_types`).
+    """
+    if not isinstance(spec, ModelSpec):
+        raise ValueError(f"weight_bytes_by_tensor needs a ModelSpec; got {type(spec).__name__}")
+    key = _normalize(fmt)
+    if key == "auto":
+        if spec.quantization is not None:
+            if keep_16bit is not None:
+                raise ValueError("keep_16bit does not apply to fmt='auto' with a quantized checkpoint")
+            return checkpoint_tensor_bytes(spec)
+        key = "bf16"
+    if key not in FORMATS:
+        raise _unknown(fmt)
     form = FORMATS[key]
+    if form.family == "gguf":
+        raise ValueError("weight_bytes_by_tensor takes float and quantized formats; GGUF: gguf_tensor_types")
     keep = _check_keep(DEFAULT_KEEP_16BIT if keep_16bit is None and form.family == "quantized"
                        else keep_16bit or ())
-    total = 0
-    for t in weight_tensors(spec):
-        if _kept(t, keep):
-            total += 2 * t.numel
-        else:
-            total += t.count * ceil(form.matrix_bits(t.rows, t.cols) / 8)
-    return total
+    return [(t, 2 * t.numel if _kept(t, keep) else t.count * ceil(form.matrix_bits(t.rows, t.cols) / 8))
+            for t in weight_tensors(spec)]
 
 
 def bits_per_weight(fmt, spec: ModelSpec | None = None, keep_16bit=None) -> Fraction:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from .breakdown import Breakdown
-from .formats import bits_per_weight, weight_bytes
+from .formats import GGUF_FILE_TYPES, bits_per_weight, weight_bytes
 from .gpus import get_gpu
 from .model import ModelSpec
 from .units import GB, GiB
@@ -47,6 +47,7 @@ __all__ = [
     "max_context_explained",
     "serving_gpus",
     "valid_tp_sizes",
+    "pipeline_stage_weight_bytes",
     "vllm_kv_layer_slots",
     "max_concurrency",
     "max_context",
@@ -74,6 +75,8 @@ KV_CACHE_FORMATS: Mapping[str, int] = {
 VLLM_BLOCK_SIZE = 16
 VLLM_MAX_NUM_BATCHED_TOKENS = 8192
 VLLM_MAX_NUM_SEQS = 1024
+GGUF_NAMES = frozenset(GGUF_FILE_TYPES) | {"q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_k", "q3_k", "q4_k", "q5_k",
+                                           "q6_k", "iq4_nl", "iq4_xs", "f16"}
 # vLLM's default share of the card a server may use (vllm/config: gpu_memory_utilization = 0.9).
 VLLM_GPU_MEMORY_UTILIZATION = 0.9
 
@@ -149,6 +152,33 @@ def _pp_layers(num_layers: int, pp) -> list[range]:
         stages.append(range(start, start + size))
         start += size
     return stages
+
+
+def pipeline_stage_weight_bytes(spec, fmt="auto", pp=2) -> list[int]:
+    """Exact weight bytes of each pipeline stage (before TP), split the way vLLM splits the model.
+
+    Layers follow :func:`_pp_layers` (vLLM's get_pp_indices: an even share, the remainder to the stages
+    before the last); the first stage also holds the token embedding (and a VLM's vision tower and
+    projector), the last the final norm and the LM head -- with tied embeddings the last stage keeps its own
+    copy of the embedding matrix as LM head (vLLM's ParallelLMHead loads it there), so both ends pay it.
+    Per-GPU memory is the largest stage's, not total / pp.
+    """
+    from .formats import weight_bytes_by_tensor
+
+    spec = _check_spec(spec)
+    stages = _pp_layers(spec.num_layers, pp)
+    out = [0] * len(stages)
+    first_layer = [st.start for st in stages]
+    for t, b in weight_bytes_by_tensor(spec, fmt):
+        if t.layer is not None:
+            out[max(i for i, start in enumerate(first_layer) if start <= t.layer)] += b
+        elif t.component in ("lm_head",) or t.module == "norm":
+            out[-1] += b
+        else:
+            out[0] += b
+            if t.component == "embedding" and t.module == "embedding" and spec.tie_embeddings and pp > 1:
+                out[-1] += b
+    return out
 
 
 # ====================================================================== KV cache
@@ -378,9 +408,11 @@ def inference_memory(spec, weights="auto", kv_cache="bf16", batch=1, seq_len=819
                      max_num_seqs=VLLM_MAX_NUM_SEQS) -> Breakdown:
     """Memory on one GPU to serve ``batch`` sequences of ``seq_len`` tokens, component by component.
 
-    * weights: weight_bytes(spec, weights) / (tp * pp). vLLM shards the embedding and the LM head across TP
-      ranks too (VocabParallelEmbedding, ParallelLMHead); only the norms (< 0.01 %) are replicated, and
-      they are divided here as well.
+    * weights: weight_bytes(spec, weights) / tp, for the largest pipeline stage when pp > 1
+      (:func:`pipeline_stage_weight_bytes`: vLLM's uneven layer split, embedding first, LM head last).
+      vLLM shards the embedding and the LM head across TP ranks too (VocabParallelEmbedding,
+      ParallelLMHead); only the norms (< 0.01 %) are replicated, and they are divided here as well.
+      ``weights="auto"`` (default): the checkpoint's own quantization_config, else bf16.
     * kv_cache: exact, see :func:`kv_cache_bytes`.
     * activations: an estimate, :func:`prefill_activation_bytes` with chunked prefill of
       min(batch * seq_len, max_num_batched_tokens) tokens and min(batch, max_num_seqs) requests sampled.
@@ -395,6 +427,9 @@ def inference_memory(spec, weights="auto", kv_cache="bf16", batch=1, seq_len=819
     kv = kv_cache_bytes(spec, seq_len=seq_len, batch=batch, fmt=kv_cache, tp=tp, pp=pp)
     ranks = tp * pp
     weights_total = _weight_bytes(spec, weights)
+    if pp != 1 and str(weights).strip().lower() not in GGUF_NAMES:
+        weights_total = max(pipeline_stage_weight_bytes(spec, weights, pp))  # the largest stage, on each of tp
+        ranks = tp
     weights_gpu = weights_total // ranks if weights_total % ranks == 0 else weights_total / ranks
     act_bytes = 4 if str(weights).strip().lower() in ("fp32", "float32") else 2
     tokens = min(batch * seq_len, max_num_batched_tokens)
@@ -403,7 +438,7 @@ def inference_memory(spec, weights="auto", kv_cache="bf16", batch=1, seq_len=819
     where = f"per GPU, TP={tp}" + (f", PP={pp}" if pp != 1 else "")
     components = {"weights": weights_gpu, "kv_cache": kv, "activations": activations, "overhead": extra}
     vision_note: tuple[str, ...] = ()
-    if spec.is_multimodal:  # name both parts: the language model's weights and the vision tower + projector
+    if spec.is_multimodal and pp == 1:  # name both parts: the language model's weights and the vision tower + projector
         vision = weights_total - _weight_bytes(replace(spec, vision_tensors=()), weights)
         vision_gpu = vision // ranks if vision % ranks == 0 else vision / ranks
         components = {"weights": weights_gpu - vision_gpu, "vision_weights": vision_gpu, **{
@@ -415,7 +450,10 @@ def inference_memory(spec, weights="auto", kv_cache="bf16", batch=1, seq_len=819
         title=(f"Serving {spec.name}: {_weights_label(spec, weights)} weights, {kv_cache} KV cache, "
                f"{batch} x {seq_len:,} tokens ({where})"),
         notes=(
-            f"{_weights_note(spec, weights)}, / {ranks} GPU(s): vLLM shards embedding and LM head over TP too",
+            f"{_weights_note(spec, weights)}"
+            + (f", the largest of {pp} pipeline stages (vLLM's layer split: embedding on the first, final norm "
+               f"and LM head on the last)" if ranks != tp * pp else "")
+            + f", / {ranks} GPU(s): vLLM shards embedding and LM head over TP too",
             f"kv_cache: exact, {kv_cache} ({KV_CACHE_FORMATS[kv_cache]} bits per element), "
             "windows and TP replication included",
             f"activations: estimate of the prefill/sampler peak for {tokens:,} tokens (vLLM-style chunked prefill)",

@@ -44,7 +44,7 @@ from typing import Any
 
 from .model import ModelSpec, Tensor
 
-__all__ = ["QuantScheme", "read_quantization", "checkpoint_weight_bytes", "QUANT_METHODS"]
+__all__ = ["QuantScheme", "read_quantization", "checkpoint_weight_bytes", "checkpoint_tensor_bytes", "QUANT_METHODS"]
 
 BitsFn = Callable[[int, int], int]  # (rows, cols) -> exact bits of one matrix
 
@@ -241,16 +241,17 @@ def checkpoint_weight_bytes(spec: ModelSpec, quantization: Mapping[str, Any] | N
 
     Tensors the scheme does not quantize take ``unquantized_bytes`` (2: bf16/fp16) per parameter.
     """
+    return sum(b for _, b in checkpoint_tensor_bytes(spec, quantization, unquantized_bytes))
+
+
+def checkpoint_tensor_bytes(spec: ModelSpec, quantization: Mapping[str, Any] | None = None,
+                            unquantized_bytes: int = 2) -> list[tuple[Tensor, int]]:
+    """(tensor, exact bytes) for every tensor of ``spec.weight_tensors()``, as the checkpoint stores it."""
     if not isinstance(spec, ModelSpec):
         raise ValueError(f"checkpoint_weight_bytes needs a ModelSpec; got {type(spec).__name__}")
     q = quantization if quantization is not None else spec.quantization
     if q is None:
         raise ValueError(f"{spec.name} has no quantization_config; pass one, or use weight_bytes(spec, fmt)")
     scheme = read_quantization(q)
-    total = 0
-    for t in spec.weight_tensors():
-        if scheme.quantizes(t):
-            total += t.count * ceil(scheme.bits(t.rows, t.cols) / 8)
-        else:
-            total += unquantized_bytes * t.numel
-    return total
+    return [(t, t.count * ceil(scheme.bits(t.rows, t.cols) / 8) if scheme.quantizes(t) else unquantized_bytes * t.numel)
+            for t in spec.weight_tensors()]

@@ -14,7 +14,7 @@ import pytest
 
 from llmmem import reference
 from llmmem.formats import weight_bytes
-from llmmem.inference import kv_cache_tokens, vllm_pipeline_kv_tokens
+from llmmem.inference import kv_cache_tokens, pipeline_stage_weight_bytes, vllm_pipeline_kv_tokens
 from llmmem.model import ModelSpec
 from llmmem.units import GiB
 
@@ -105,7 +105,8 @@ def test_every_run_is_read_or_explained():
 
 def _weights(run):
     spec, fmt, _, tp, pp = _setup(run)
-    return weight_bytes(spec, fmt) / (tp * pp) / GiB, _values(run)["weights_GiB"]
+    per_stage = max(pipeline_stage_weight_bytes(spec, fmt, pp)) if pp > 1 else weight_bytes(spec, fmt)
+    return per_stage / tp / GiB, _values(run)["weights_GiB"]
 
 
 def _kv(run):
