@@ -6,11 +6,19 @@ how many parameters it has and how big its KV cache is. Build one from a Hugging
 
 How a ``config.json`` is read
 -----------------------------
+* Each family has its reader in ``llmmem/architectures/<family>.py``; the registry there maps
+  ``model_type`` to reader (``SUPPORTED_MODEL_TYPES``). A vision-language config (``text_config`` +
+  ``vision_config``) is read by its text model's reader plus the vision tower and projector.
 * A key that is absent takes the default of the ``transformers`` config class for that ``model_type``
-  (each reader below cites the file it copies its defaults from).
+  (each reader cites the file it copies its defaults from).
 * Exception: the core sizes (``vocab_size``, ``hidden_size``, number of layers, number of heads, and the MLP
   width where no rule derives it) must be present. Every real ``config.json`` has them, so a missing one is
   far more likely a typo than a wish for the library's toy default; it raises ``ValueError`` naming the key.
+  (Gemma 3's text_config is the exception that proves it: Google's files omit sizes equal to the class
+  defaults, so that reader takes them.)
+* Weight shapes have one home, :meth:`ModelSpec.weight_tensors`; the counts, ``weight_matrices`` and
+  ``llmmem.formats`` derive from it. A checkpoint's ``quantization_config`` is kept on the spec and counted by
+  ``llmmem.quantization``.
 * Counting follows the module shapes in ``transformers``' ``modeling_<type>.py``: tied embeddings counted
   once, buffers (rotary tables, ALiBi slopes, DeepSeek-V3's ``e_score_correction_bias``) not counted,
   exactly like ``sum(p.numel() for p in model.parameters())``.
