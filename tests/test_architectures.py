@@ -80,9 +80,12 @@ CASES: dict[str, list[dict]] = {
                                            num_heads=2))],
 }
 
-# Checked another way (no native transformers class): none today; a trust_remote_code type would be listed
-# here with how its count was checked.
-NOT_IN_TRANSFORMERS: dict[str, str] = {}
+# Checked another way (no native transformers class), with how:
+NOT_IN_TRANSFORMERS: dict[str, str] = {
+    "kimi_vl": "trust_remote_code. Its text model is counted by the deepseek_v3 reader (checked above); MoonViT has "
+               "SigLIP-so400m's parameter shapes, checked against transformers' SiglipVisionModel below; the "
+               "projector (LayerNorm + two biased Linears) is counted by hand in the test",
+}
 
 
 def _transformers_count(model_type: str, cfg: dict) -> tuple[int, int]:
@@ -129,3 +132,24 @@ def test_real_configs_match_their_recorded_counts(entry):
     assert counts.get("projector", 0) == exact["projector_params"]
     lm_head_weight = counts["lm_head"] - (spec.vocab_size if spec.lm_head_bias else 0)  # phi-2's lm_head has a bias
     assert lm_head_weight == (0 if exact["tied_embeddings"] else exact["lm_head_params"])
+
+
+def test_kimi_vl_is_deepseek_v3_plus_moonvit_plus_its_projector():
+    text = dict(_T, q_lora_rank=None, kv_lora_rank=16, qk_nope_head_dim=8, qk_rope_head_dim=4, v_head_dim=8,
+                n_routed_experts=4, num_experts_per_tok=2, moe_intermediate_size=16, first_k_dense_replace=1,
+                n_group=1, topk_group=1, model_type="deepseek_v3")
+    vit = dict(hidden_size=16, intermediate_size=24, num_hidden_layers=2, patch_size=14, init_pos_emb_height=2,
+               init_pos_emb_width=2, merge_kernel_size=[2, 2])
+    spec = ModelSpec.from_hf_config({"model_type": "kimi_vl", "text_config": text, "vision_config": vit})
+    text_total, _ = _transformers_count("deepseek_v3", {k: v for k, v in text.items() if k != "model_type"})
+    siglip = transformers.SiglipVisionConfig(hidden_size=16, intermediate_size=24, num_hidden_layers=2,
+                                             num_attention_heads=2, image_size=28, patch_size=14,
+                                             vision_use_head=False)  # 2 x 2 patches = MoonViT's 2 x 2 grid
+    with torch.device("meta"):
+        tower = sum(p.numel() for p in transformers.SiglipVisionModel(siglip).parameters())
+    merged = 16 * 2 * 2
+    projector = 2 * 16 + (merged * merged + merged) + (merged * 32 + 32)
+    counts = spec.param_counts()
+    assert counts["vision_tower"] == tower and counts["projector"] == projector
+    assert spec.num_params() == text_total + tower + projector
+    assert spec.kv_cache_bytes_per_token() == ModelSpec.from_hf_config(text).kv_cache_bytes_per_token()

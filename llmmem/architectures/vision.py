@@ -156,6 +156,26 @@ def qwen2_vl_vision(v: Config, v2_5: bool) -> tuple[VisionTensors, int]:
     return out, out_dim
 
 
+def moonvit(v: Config) -> tuple[VisionTensors, int]:
+    # Moonshot's MoonViT (Kimi-VL, trust_remote_code: moonshotai/Kimi-VL-A3B-Instruct modeling_kimi_vl.py;
+    # no transformers class). Defaults of its MoonViTConfig: hidden_size=1152, intermediate_size=4304,
+    # num_hidden_layers=27, patch_size=14, init_pos_emb_height = init_pos_emb_width = 64. Modules: a patch
+    # Conv2d with bias, a learnable (64, 64, hidden) position grid, blocks with LayerNorms norm0/norm1, a fused
+    # biased wqkv and wo, an MLP fc0/fc1 with bias, and a final LayerNorm; 2-D rotary (no parameters). Same
+    # parameter shapes as SigLIP-so400m without its head, which tests/test_architectures.py checks against
+    # transformers' SiglipVisionModel.
+    h, f = v.size("hidden_size", default=1152), v.size("intermediate_size", default=4304)
+    c, p = v.size("num_channels", default=3), v.size("patch_size", default=14)
+    grid = v.size("init_pos_emb_height", default=64) * v.size("init_pos_emb_width", default=64)
+    out: VisionTensors = []
+    _lin(out, "vision_tower.patch_embed.proj", h, c * p * p, True)
+    out.append(("vision_tower.patch_embed.pos_emb.weight", "vision_tower", grid, h, 1))
+    _encoder(out, "vision_tower.encoder.blocks", h, f, v.size("num_hidden_layers", default=27), bias=True,
+             norm_bias=True, fused_qkv=True)
+    _vec(out, "vision_tower.encoder.final_layernorm", h, 2)
+    return out, h
+
+
 # ---------------------------------------------------------------- wrappers: text reader + tower + projector
 
 
@@ -217,6 +237,13 @@ def read_multimodal(c: Config, text_default: str, tower: str,
     elif tower == "llama4":  # Llama4MultiModalProjector: one Linear without bias
         tensors, out_dim = llama4_vision(v)
         _lin(proj, "multi_modal_projector.linear_1", text_h, out_dim, False, component="projector")
+    elif tower == "moonvit":  # kimi_vl: KimiVLMultiModalProjector (LayerNorm, 2x2 patch merge, 2 Linears)
+        tensors, vh = moonvit(v)
+        kh, kw = vision.get("merge_kernel_size", [2, 2])
+        merged = vh * kh * kw
+        _vec(proj, "multi_modal_projector.pre_norm", vh, 2, component="projector")
+        _lin(proj, "multi_modal_projector.linear_1", merged, merged, True, component="projector")
+        _lin(proj, "multi_modal_projector.linear_2", text_h, merged, True, component="projector")
     elif tower in ("qwen2_vl", "qwen2_5_vl"):
         tensors, _ = qwen2_vl_vision(v, v2_5=tower == "qwen2_5_vl")
     else:  # pragma: no cover - the registry passes only the towers above
