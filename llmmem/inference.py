@@ -191,7 +191,8 @@ def kv_cache_bytes_per_token(spec, fmt="bf16", tp=1) -> int:
     MLA:                layers * (kv_lora_rank + qk_rope_head_dim) * bits / 8  (not split by TP)
     """
     spec = _check_spec(spec)
-    return spec.num_layers * _layer_bytes_per_token(spec, _kv_bits(fmt), _kv_heads_per_rank(spec, tp))
+    layers = spec.num_layers - len(spec.cross_attention_layers)  # mllama's cross-attention layers: no text KV
+    return layers * _layer_bytes_per_token(spec, _kv_bits(fmt), _kv_heads_per_rank(spec, tp))
 
 
 def _layer_bytes_per_token(spec: ModelSpec, bits: int, heads: int) -> int:
@@ -226,9 +227,11 @@ def kv_cache_bytes(spec, seq_len=8192, batch=1, fmt="bf16", tp=1, pp=1) -> int:
     window = spec.sliding_window
     sliding = set(spec.sliding_window_layers) if window else set()
     best = 0
+    cross = set(spec.cross_attention_layers)
     for stage in _pp_layers(spec.num_layers, pp) if pp != 1 else (range(spec.num_layers),):
         n_sliding = len(sliding.intersection(stage)) if sliding else 0
-        tokens = (len(stage) - n_sliding) * seq_len + n_sliding * min(seq_len, window or seq_len)
+        n_self = len(stage) - len(cross.intersection(stage))  # cross-attention layers cache the image, not text
+        tokens = (n_self - n_sliding) * seq_len + n_sliding * min(seq_len, window or seq_len)
         best = max(best, tokens)
     return batch * best * per_layer
 
@@ -248,6 +251,7 @@ def vllm_kv_layer_slots(spec, layers=None) -> int:
     """
     spec = _check_spec(spec)
     stage = range(spec.num_layers) if layers is None else layers
+    stage = [i for i in stage if i not in set(spec.cross_attention_layers)]  # mllama: no per-token KV there
     sliding = set(spec.sliding_window_layers) if spec.sliding_window else set()
     n_sliding = len(sliding.intersection(stage))
     n_full = len(stage) - n_sliding

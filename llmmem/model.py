@@ -95,6 +95,11 @@ class ModelSpec:
     sliding_window: int | None = None
     sliding_window_layers: tuple[int, ...] = ()
 
+    # Mllama (Llama 3.2 Vision): the text layers that cross-attend to the image instead of self-attending.
+    # They keep no per-token KV cache (their K/V come from the image), and add q/k norms and two gates.
+    cross_attention_layers: tuple[int, ...] = ()
+    extra_embedding_rows: int = 0  # mllama: embed_tokens has vocab_size + 8 rows (image and padding tokens)
+
     # Vision-language models: the vision tower and projector as (name, component, rows, cols, count) tensors,
     # component "vision_tower" or "projector"; () for a text-only model. They hold weights, never KV cache.
     vision_tensors: tuple[tuple[str, str, int, int, int], ...] = ()
@@ -214,10 +219,11 @@ class ModelSpec:
         """
         if bytes_per_elem <= 0:
             raise ValueError(f"bytes_per_elem must be positive; got {bytes_per_elem}")
+        layers = self.num_layers - len(self.cross_attention_layers)  # cross-attention K/V come from the image
         if self.kv_lora_rank:
-            elems = (self.kv_lora_rank + self.qk_rope_head_dim) * self.num_layers
+            elems = (self.kv_lora_rank + self.qk_rope_head_dim) * layers
         else:
-            elems = 2 * self.num_layers * self.num_kv_heads * self.head_dim
+            elems = 2 * layers * self.num_kv_heads * self.head_dim
         return int(elems * bytes_per_elem)
 
     # ------------------------------------------------------------------ weight shapes
@@ -295,8 +301,8 @@ _FUSED_GATE_UP = frozenset({"phi3"})
 def _tensors(s: ModelSpec) -> tuple[Tensor, ...]:
     h = s.hidden_size
     norm_vectors = 2 if s.norm_kind == "layernorm" else 1  # weight (+ bias)
-    out: list[Tensor] = [Tensor("token_embd.weight", "embedding", s.vocab_size, h, module="embedding",
-                                path="model.embed_tokens")]
+    out: list[Tensor] = [Tensor("token_embd.weight", "embedding", s.vocab_size + s.extra_embedding_rows, h,
+                                module="embedding", path="model.embed_tokens")]
     if s.learned_positions:
         out.append(Tensor("position_embd.weight", "embedding", s.learned_positions, h, module="position_embedding",
                           path="model.embed_positions"))
@@ -348,6 +354,10 @@ def _tensors(s: ModelSpec) -> tuple[Tensor, ...]:
                 module = "qkv_proj" if qkv_fused else f"{part}_proj"
                 lin(f"attn_{part}", "attention", rows, h, module, f"{attn}.{module}", s.qkv_bias)
             lin("attn_output", "attention", h, q_out, "o_proj", f"{attn}.o_proj", s.o_bias)
+            if i in s.cross_attention_layers:  # mllama: q_norm, k_norm (head_dim) and the two tanh gates
+                vec("cross_attn_qk_norm", s.head_dim, 2, f"{attn}.cross_qk_norm")
+                out.append(Tensor(f"blk.{i}.cross_attn_gates", "attention", 1, 2, 1, "vector", i, "gates",
+                                  f"model.layers.{i}.cross_attn_gates"))
             if s.attn_sinks:  # gpt-oss: one learned sink logit per head
                 out.append(Tensor(f"blk.{i}.attn_sinks", "attention", 1, s.num_heads, 1, "vector", i, "sinks",
                                   f"{attn}.sinks"))

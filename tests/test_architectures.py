@@ -73,6 +73,9 @@ CASES: dict[str, list[dict]] = {
                                      num_local_experts=4, interleave_moe_layer_step=2),
                     vision_config=dict(_VIT, vision_output_dim=20, projector_input_dim=40, projector_output_dim=40,
                                        pixel_shuffle_ratio=0.5))],
+    "mllama": [dict(text_config=dict(_T, num_hidden_layers=4, cross_attention_layers=[1], pad_token_id=0),
+                    vision_config=dict(_VIT, num_global_layers=1, vision_output_dim=40, intermediate_layers_indices=[0],
+                                       max_num_tiles=2, supported_aspect_ratios=[[1, 1], [1, 2], [2, 1]]))],
     "qwen2_vl": [dict(text_config=dict(_T),
                       vision_config=dict(depth=2, embed_dim=16, hidden_size=32, mlp_ratio=2, num_heads=2))],
     "qwen2_5_vl": [dict(text_config=dict(_T),
@@ -153,3 +156,14 @@ def test_kimi_vl_is_deepseek_v3_plus_moonvit_plus_its_projector():
     assert counts["vision_tower"] == tower and counts["projector"] == projector
     assert spec.num_params() == text_total + tower + projector
     assert spec.kv_cache_bytes_per_token() == ModelSpec.from_hf_config(text).kv_cache_bytes_per_token()
+
+
+def test_mllama_cross_attention_layers_keep_no_text_kv_cache():
+    from llmmem.inference import kv_cache_bytes
+
+    cfg = dict(CASES["mllama"][0], model_type="mllama")
+    spec = ModelSpec.from_hf_config(cfg)
+    text_only = ModelSpec.from_hf_config(dict(_T, num_hidden_layers=4, model_type="llama"))
+    assert spec.cross_attention_layers == (1,)
+    assert spec.kv_cache_bytes_per_token() == text_only.kv_cache_bytes_per_token() * 3 // 4
+    assert kv_cache_bytes(spec, seq_len=100) == kv_cache_bytes(text_only, seq_len=100) * 3 // 4

@@ -79,6 +79,7 @@ _MULTIMODAL = {
     "llama4": ("llama4_text", "llama4"),
     "qwen2_vl": ("qwen2", "qwen2_vl"),
     "qwen2_5_vl": ("qwen2", "qwen2_5_vl"),
+    "mllama": ("mllama_text_model", "mllama"),
     "kimi_vl": ("deepseek_v3", "moonvit"),  # trust_remote_code; text model DeepSeek-V3 style (MLA + MoE)
 }
 for _type, (_text, _tower) in _MULTIMODAL.items():

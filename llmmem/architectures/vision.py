@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ._common import Config
+from ._common import Config, llama_family_core
 
 VisionTensors = list[tuple[str, str, int, int, int]]
 
@@ -176,6 +176,54 @@ def moonvit(v: Config) -> tuple[VisionTensors, int]:
     return out, h
 
 
+def read_mllama_text(c: Config) -> dict:
+    # transformers/models/mllama/configuration_mllama.py (MllamaTextConfig): llama's sizes (defaults
+    # vocab 128256, hidden 4096, 40 layers, 32 heads, 8 KV heads, MLP 14336), cross_attention_layers
+    # [3, 8, 13, 18, 23, 28, 33, 38], tie_word_embeddings=False. modeling_mllama.py: embed_tokens has
+    # vocab_size + 8 rows; a cross-attention layer has q/k/v/o like self-attention plus q_norm, k_norm
+    # (RMSNorm(head_dim)) and two scalar gates; its K/V come from the image, so no per-token KV cache.
+    fields = llama_family_core(c, kv_default=8)
+    cross = c.config.get("cross_attention_layers", [3, 8, 13, 18, 23, 28, 33, 38])
+    if not isinstance(cross, list) or not all(isinstance(i, int) and 0 <= i < fields["num_layers"] for i in cross):
+        raise ValueError(f"cross_attention_layers must list layer indices below {fields['num_layers']}; got {cross!r}")
+    return dict(fields, tie_embeddings=c.tie(False), cross_attention_layers=tuple(sorted(cross)),
+                extra_embedding_rows=8)
+
+
+def mllama_vision(v: Config) -> tuple[VisionTensors, int]:
+    # transformers/models/mllama/configuration_mllama.py (MllamaVisionConfig): hidden_size=1280,
+    # intermediate_size=5120, num_hidden_layers=32, num_global_layers=8, num_channels=3, image_size=448,
+    # patch_size=14, max_num_tiles=4, 8 supported_aspect_ratios, vision_output_dim=7680. modeling_mllama.py:
+    # class_embedding, a bias-free patch Conv2d, a gated position embedding ((image/patch)^2 + 1 rows, a
+    # gate, and a tile table of (ratios + 1) x (tiles * positions * hidden)), pre- and post-tile position
+    # embeddings (gate + (ratios + 1) x (tiles * hidden) each), layernorm_pre/post, a local encoder (q/k/v/o
+    # without bias, fc1/fc2 with bias, LayerNorms) and a global one with two gates per layer.
+    h, f = v.size("hidden_size", default=1280), v.size("intermediate_size", default=5120)
+    c, p, img = v.size("num_channels", default=3), v.size("patch_size", default=14), v.size("image_size", default=448)
+    tiles = v.size("max_num_tiles", default=4)
+    ratios = len(v.config.get("supported_aspect_ratios") or [[1, 1], [1, 2], [1, 3], [1, 4], [2, 1], [2, 2], [3, 1],
+                                                              [4, 1]])
+    positions = (img // p) ** 2 + 1
+    out: VisionTensors = []
+    _vec(out, "vision_model.class_embedding", h)
+    _lin(out, "vision_model.patch_embedding", h, c * p * p, False)
+    _vec(out, "vision_model.position_gates", 3)  # gated, pre-tile and post-tile embeddings: one gate each
+    out.append(("vision_model.gated_positional_embedding.embedding", "vision_tower", positions, h, 1))
+    out.append(("vision_model.gated_positional_embedding.tile_embedding.weight", "vision_tower", ratios + 1,
+                tiles * positions * h, 1))
+    out.append(("vision_model.tile_positional_embeddings.weight", "vision_tower", ratios + 1, tiles * h, 2))
+    _vec(out, "vision_model.layernorms", h, 4)
+    for name, layers in (("transformer", v.size("num_hidden_layers", default=32)),
+                         ("global_transformer", v.size("num_global_layers", default=8))):
+        for part in ("q_proj", "k_proj", "v_proj", "o_proj"):
+            _lin(out, f"vision_model.{name}.{part}", h, h, False, layers)
+        _vec(out, f"vision_model.{name}.norms", h, 4 * layers)
+        _lin(out, f"vision_model.{name}.fc1", f, h, True, layers)
+        _lin(out, f"vision_model.{name}.fc2", h, f, True, layers)
+    _vec(out, "vision_model.global_transformer.gates", 2, v.size("num_global_layers", default=8))
+    return out, v.size("vision_output_dim", default=7680)
+
+
 # ---------------------------------------------------------------- wrappers: text reader + tower + projector
 
 
@@ -197,7 +245,7 @@ def read_multimodal(c: Config, text_default: str, tower: str,
     inner = text.get("model_type") or text_default
     if inner in (c.model_type, None) or tower.startswith("qwen2"):
         inner = text_default
-    reader = readers.get(inner)
+    reader = read_mllama_text if tower == "mllama" else readers.get(inner)
     if reader is None:
         raise ValueError(f"{c.model_type}: unsupported text_config model_type {inner!r}")
     # The wrapper's tie_word_embeddings, where given, decides (transformers ties lm_head to the language
@@ -244,6 +292,9 @@ def read_multimodal(c: Config, text_default: str, tower: str,
         _vec(proj, "multi_modal_projector.pre_norm", vh, 2, component="projector")
         _lin(proj, "multi_modal_projector.linear_1", merged, merged, True, component="projector")
         _lin(proj, "multi_modal_projector.linear_2", text_h, merged, True, component="projector")
+    elif tower == "mllama":  # MllamaForConditionalGeneration: multi_modal_projector, one biased Linear
+        tensors, out_dim = mllama_vision(v)
+        _lin(proj, "multi_modal_projector", text_h, out_dim, True, component="projector")
     elif tower in ("qwen2_vl", "qwen2_5_vl"):
         tensors, _ = qwen2_vl_vision(v, v2_5=tower == "qwen2_5_vl")
     else:  # pragma: no cover - the registry passes only the towers above
