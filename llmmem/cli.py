@@ -20,7 +20,7 @@ from .estimate import serving_breakdown
 from .gpus import get_gpu, gpu_names, gpus_needed_explained
 from .model import ModelSpec, catalog_names
 from .units import GB, GiB, format_bytes, format_count, parse_context, parse_count
-from .validation import check_batch, check_parallel, check_real, quote
+from .validation import check_batch, check_fraction, check_parallel, check_real, quote
 
 
 def _model_or_size(text: str):
@@ -93,26 +93,34 @@ def cmd_serve(args) -> None:
         inputs = {"params": count, "bits": args.bits, "overhead": args.overhead}
         _emit(args, b, _gpu_report(b.total, args.gpu), inputs)
         return
-    from .inference import inference_memory
+    from .inference import inference_memory, serving_gpus
 
     size_only = _given(args, "bits", "overhead")
     if size_only:
         raise ValueError(f"{', '.join(size_only)} apply to a size like '70B' (the seed formula); for a catalog "
                          "model use --weights (e.g. bf16, fp8, int4) instead")
     seq_len = parse_context("8192" if args.context is None else args.context)
-    tp = 1 if args.tp is None else check_parallel(args.tp, "--tp")
+    util = check_fraction(args.gpu_memory_utilization, "--gpu-memory-utilization", open_min=True)
     batch = 1 if args.batch is None else check_batch(args.batch, "--batch")
-    weights = "bf16" if args.weights is None else args.weights
+    weights = "auto" if args.weights is None else args.weights
     kv_cache = "bf16" if args.kv_cache is None else args.kv_cache
-    b = inference_memory(spec, weights=weights, kv_cache=kv_cache, batch=batch, seq_len=seq_len, tp=tp)
-    inputs = {"model": spec.name, "params": spec.num_params(), "weights": weights,
-              "kv_cache": kv_cache, "batch": batch, "seq_len": seq_len, "tp": tp}
-    if tp == 1:
-        _emit(args, b, _gpu_report(b.total, args.gpu), inputs)
+    inputs = {"model": spec.name, "params": spec.num_params(), "weights": weights, "kv_cache": kv_cache,
+              "batch": batch, "seq_len": seq_len, "gpu_memory_utilization": util,
+              "tp_divides_heads": args.tp_divides_heads}
+    if args.tp is None:  # how many GPUs: the smallest valid TP size whose per-GPU memory fits
+        tp, b, arithmetic = serving_gpus(spec, args.gpu, weights=weights, kv_cache=kv_cache, batch=batch,
+                                         seq_len=seq_len, gpu_memory_utilization=util,
+                                         tp_divides_heads=args.tp_divides_heads)
+        card = get_gpu(args.gpu)
+        gpus = {"gpu": card.name, "memory_bytes": card.memory_bytes, "count": tp, "arithmetic": arithmetic}
+        _emit(args, b, gpus, dict(inputs, tp=tp if args.tp_divides_heads else 1))
         return
+    tp = check_parallel(args.tp, "--tp")
+    inputs["tp"] = tp
+    b = inference_memory(spec, weights=weights, kv_cache=kv_cache, batch=batch, seq_len=seq_len, tp=tp)
     card = get_gpu(args.gpu)
-    fits = b.total <= card.memory_bytes
-    verdict = (f"Per GPU with TP={tp}: {format_bytes(b.total)} on a {card}: "
+    fits = b.total <= card.memory_bytes * util
+    verdict = (f"Per GPU with TP={tp}: {format_bytes(b.total)} on a {card} at {util:.0%} utilization: "
                f"{'fits' if fits else 'does NOT fit'}")
     gpus = {"gpu": card.name, "memory_bytes": card.memory_bytes, "count": tp, "fits": fits, "arithmetic": verdict}
     if args.json:
@@ -435,9 +443,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gpu", default="A100-80GB", help="GPU from `llmmem gpus` (default A100-80GB)")
     p.add_argument("--context", help="catalog model: tokens per sequence, e.g. 8192, 128k (k = 1024; default 8192)")
     p.add_argument("--batch", type=int, help="catalog model: sequences served at once (default 1)")
-    p.add_argument("--weights", help="catalog model: weight format, e.g. bf16, fp8, int4, nf4, q4_k_m (default bf16)")
+    p.add_argument("--weights", help="catalog model: weight format, e.g. bf16, fp8, int4, nf4, q4_k_m (default auto: "
+                                     "the checkpoint's own quantization_config, else bf16)")
     p.add_argument("--kv-cache", help="catalog model: KV-cache format: bf16, fp8, int8, int4 (default bf16)")
-    p.add_argument("--tp", type=int, help="catalog model: tensor-parallel GPUs; memory is then per GPU (default 1)")
+    p.add_argument("--tp", type=int, help="catalog model: tensor-parallel GPUs; memory is then per GPU "
+                                          "(default: the fewest valid TP GPUs that fit)")
+    p.add_argument("--gpu-memory-utilization", type=float, default=0.9,
+                   help="catalog model: share of each card the server may use (default 0.9, vLLM's default)")
+    p.add_argument("--no-tp-divides-heads", dest="tp_divides_heads", action="store_false",
+                   help="catalog model: count GPUs as total / capacity, ignoring that TP must divide the heads")
     p.add_argument("--json", action="store_true", help=json_help)
     p.set_defaults(func=cmd_serve)
 

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from math import ceil
 
-from .model import ModelSpec
+from .model import ModelSpec, Tensor
+from .quantization import checkpoint_tensor_bytes, checkpoint_weight_bytes
 from .units import parse_count
 from .validation import MAX_TEXT, WrongTypeError, listing, quote
 from .validation import name as _text_name
@@ -44,6 +45,7 @@ __all__ = [
     "bits_per_weight",
     "weight_bytes",
     "weight_tensors",
+    "weight_bytes_by_tensor",
     "gguf_tensor_types",
 ]
 
@@ -221,9 +223,10 @@ def _normalize(fmt) -> str:
 
 def canonical_format(fmt) -> str:
     """The one name of a weight format: case-insensitive, '-' = '_', aliases resolved ('FP32', 'float32' ->
-    'fp32'); ValueError for an unknown name. Every estimate compares formats by this name only."""
+    'fp32'); "auto" (the checkpoint's own quantization) stays "auto"; ValueError for an unknown name. Every
+    estimate compares formats by this name only."""
     key = _normalize(fmt)
-    if key not in FORMATS and key not in GGUF_FILE_TYPES:
+    if key != "auto" and key not in FORMATS and key not in GGUF_FILE_TYPES:
         raise _unknown(fmt)
     return key
 
@@ -257,95 +260,16 @@ def get_format(fmt) -> WeightFormat:
 # ====================================================================== tensors of a model
 
 
-@dataclass(frozen=True)
-class Tensor:
-    """``count`` identical weight tensors: rows x cols (cols = input features; 1-D tensors have rows=1).
-
-    ``component`` is the ModelSpec.param_counts() key the tensor belongs to; ``kind`` says what it is
-    ("matrix", "vector" for norms and biases, "router"); ``layer`` is its block index (None outside blocks).
-    """
-
-    name: str
-    component: str
-    rows: int
-    cols: int
-    count: int = 1
-    kind: str = "matrix"
-    layer: int | None = None
-
-    @property
-    def numel(self) -> int:
-        return self.count * self.rows * self.cols
-
-
 def weight_tensors(spec: ModelSpec) -> list[Tensor]:
     """Every parameter tensor of a ModelSpec, with GGUF-style names; their numel sums to num_params().
 
-    Shapes follow the same module layout that ModelSpec counts (llmmem/model.py), written as
-    (out_features, in_features). Fused projections (falcon's query_key_value, phi3's qkv_proj) are listed
-    as their separate parts: same numbers of weights, and blocks run along the same input dimension.
+    The shapes have one home, :meth:`ModelSpec.weight_tensors` (llmmem/model.py); this returns them as a
+    list. Fused projections (falcon's query_key_value, phi3's qkv_proj) are listed as their separate parts:
+    same numbers of weights, and blocks run along the same input dimension.
     """
     if not isinstance(spec, ModelSpec):
         raise ValueError(f"weight_tensors needs a ModelSpec; got {type(spec).__name__}")
-    s, h = spec, spec.hidden_size
-    norm_vectors = 2 if s.norm_kind == "layernorm" else 1  # weight (+ bias)
-    out: list[Tensor] = [Tensor("token_embd.weight", "embedding", s.vocab_size, h)]
-    if s.learned_positions:
-        out.append(Tensor("position_embd.weight", "embedding", s.learned_positions, h))
-    if s.embedding_norm:
-        out.append(Tensor("token_embd_norm", "norms", 1, h, norm_vectors, "vector"))
-
-    def lin(name, component, rows, cols, layer, bias=False, count=1, kind="matrix"):
-        out.append(Tensor(f"blk.{layer}.{name}.weight", component, rows, cols, count, kind, layer))
-        if bias:
-            out.append(Tensor(f"blk.{layer}.{name}.bias", component, 1, rows, count, "vector", layer))
-
-    moe = set(s.moe_layers)
-    for i in range(s.num_layers):
-        out.append(Tensor(f"blk.{i}.norms", "norms", 1, h, s.norms_per_layer * norm_vectors, "vector", i))
-        if s.qk_norm:
-            out.append(Tensor(f"blk.{i}.attn_qk_norm", "norms", 1, s.head_dim, 2 * norm_vectors, "vector", i))
-        # ---- attention
-        if s.uses_mla:
-            qk = s.qk_nope_head_dim + s.qk_rope_head_dim
-            if s.q_lora_rank is None:
-                lin("attn_q", "attention", s.num_heads * qk, h, i)
-            else:
-                lin("attn_q_a", "attention", s.q_lora_rank, h, i, s.qkv_bias)
-                out.append(Tensor(f"blk.{i}.attn_q_a_norm", "norms", 1, s.q_lora_rank, norm_vectors, "vector", i))
-                lin("attn_q_b", "attention", s.num_heads * qk, s.q_lora_rank, i)
-            lin("attn_kv_a_mqa", "attention", s.kv_lora_rank + s.qk_rope_head_dim, h, i, s.qkv_bias)
-            out.append(Tensor(f"blk.{i}.attn_kv_a_norm", "norms", 1, s.kv_lora_rank, norm_vectors, "vector", i))
-            lin("attn_kv_b", "attention", s.num_heads * (s.qk_nope_head_dim + s.v_head_dim), s.kv_lora_rank, i)
-            lin("attn_output", "attention", h, s.num_heads * s.v_head_dim, i, s.o_bias)
-        else:
-            q_out, kv_out = s.num_heads * s.head_dim, s.num_kv_heads * s.head_dim
-            lin("attn_q", "attention", q_out, h, i, s.qkv_bias)
-            lin("attn_k", "attention", kv_out, h, i, s.qkv_bias)
-            lin("attn_v", "attention", kv_out, h, i, s.qkv_bias)
-            lin("attn_output", "attention", h, q_out, i, s.o_bias)
-        # ---- MLP
-        if i in moe:
-            w, e = s.moe_intermediate_size, s.num_experts
-            lin("ffn_gate_inp", "mlp", e, h, i, kind="router")
-            lin("ffn_gate_exps", "mlp", w, h, i, count=e)
-            lin("ffn_up_exps", "mlp", w, h, i, count=e)
-            lin("ffn_down_exps", "mlp", h, w, i, count=e)
-            if s.shared_experts_intermediate_size:
-                ws = s.shared_experts_intermediate_size
-                lin("ffn_gate_shexp", "mlp", ws, h, i, s.mlp_bias)
-                lin("ffn_up_shexp", "mlp", ws, h, i, s.mlp_bias)
-                lin("ffn_down_shexp", "mlp", h, ws, i, s.mlp_bias)
-        else:
-            f = s.intermediate_size
-            if s.mlp_kind == "gated":
-                lin("ffn_gate", "mlp", f, h, i, s.mlp_bias)
-            lin("ffn_up", "mlp", f, h, i, s.mlp_bias)
-            lin("ffn_down", "mlp", h, f, i, s.mlp_bias)
-    out.append(Tensor("output_norm", "norms", 1, h, norm_vectors, "vector"))
-    if not s.tie_embeddings:
-        out.append(Tensor("output.weight", "lm_head", s.vocab_size, h))
-    return out
+    return list(spec.weight_tensors())
 
 
 # ====================================================================== bytes
@@ -370,10 +294,14 @@ def _kept(t: Tensor, keep: tuple[str, ...]) -> bool:
             or (t.kind == "router" and "router" in keep))
 
 
-def weight_bytes(spec_or_params, fmt="bf16", keep_16bit=None) -> int:
+def weight_bytes(spec_or_params, fmt="auto", keep_16bit=None) -> int:
     """Exact bytes of the weights in a format, constants included, rounded up to whole blocks and bytes.
 
     ``spec_or_params``: a ModelSpec, or a plain parameter count (70e9, "70B", 8_030_261_248).
+
+    * ``fmt="auto"`` (the default): as the checkpoint stores them -- a spec whose config carries a
+      ``quantization_config`` is counted by :func:`llmmem.quantization.checkpoint_weight_bytes` (its ignore
+      lists honoured, tensor by tensor); anything else is bf16. An explicit format overrides the checkpoint.
 
     * Plain count: every weight in the format (block constants included; per-row and per-tensor scales
       need shapes and are left out: at most 32/in_features bits per weight). GGUF mixtures need a spec.
@@ -390,6 +318,13 @@ def weight_bytes(spec_or_params, fmt="bf16", keep_16bit=None) -> int:
       and tokenizer.
     """
     key = _normalize(fmt)
+    if key == "auto":
+        if isinstance(spec_or_params, ModelSpec) and spec_or_params.quantization is not None:
+            if keep_16bit is not None:
+                raise ValueError("keep_16bit does not apply to fmt='auto' with a quantized checkpoint: its "
+                                 "quantization_config decides; pass an explicit format to override it")
+            return checkpoint_weight_bytes(spec_or_params)
+        key = "bf16"
     if key not in FORMATS and key not in GGUF_FILE_TYPES:
         raise _unknown(fmt)
     if not isinstance(spec_or_params, ModelSpec):
@@ -402,16 +337,33 @@ def weight_bytes(spec_or_params, fmt="bf16", keep_16bit=None) -> int:
         if keep_16bit is not None:
             raise ValueError("keep_16bit does not apply to GGUF: llama.cpp decides per tensor (see gguf_tensor_types)")
         return sum(row["bytes"] for row in gguf_tensor_types(spec, key))
+    return sum(b for _, b in weight_bytes_by_tensor(spec, key, keep_16bit))
+
+
+def weight_bytes_by_tensor(spec: ModelSpec, fmt="auto", keep_16bit=None) -> list[tuple[Tensor, int]]:
+    """(tensor, exact bytes) for every tensor of the spec, in a float or quantized format or "auto".
+
+    What :func:`weight_bytes` sums; per tensor, so that a pipeline stage can sum its own layers. GGUF file
+    types are not split per tensor here (see :func:`gguf_tensor_types`).
+    """
+    if not isinstance(spec, ModelSpec):
+        raise ValueError(f"weight_bytes_by_tensor needs a ModelSpec; got {type(spec).__name__}")
+    key = _normalize(fmt)
+    if key == "auto":
+        if spec.quantization is not None:
+            if keep_16bit is not None:
+                raise ValueError("keep_16bit does not apply to fmt='auto' with a quantized checkpoint")
+            return checkpoint_tensor_bytes(spec)
+        key = "bf16"
+    if key not in FORMATS:
+        raise _unknown(fmt)
     form = FORMATS[key]
+    if form.family == "gguf":
+        raise ValueError("weight_bytes_by_tensor takes float and quantized formats; GGUF: gguf_tensor_types")
     keep = _check_keep(DEFAULT_KEEP_16BIT if keep_16bit is None and form.family == "quantized"
                        else keep_16bit or ())
-    total = 0
-    for t in weight_tensors(spec):
-        if _kept(t, keep):
-            total += 2 * t.numel
-        else:
-            total += t.count * ceil(form.matrix_bits(t.rows, t.cols) / 8)
-    return total
+    return [(t, 2 * t.numel if _kept(t, keep) else t.count * ceil(form.matrix_bits(t.rows, t.cols) / 8))
+            for t in weight_tensors(spec)]
 
 
 def bits_per_weight(fmt, spec: ModelSpec | None = None, keep_16bit=None) -> Fraction:

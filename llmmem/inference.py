@@ -22,16 +22,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from numbers import Real
 
 from .breakdown import Breakdown
-from .formats import bits_per_weight, weight_bytes
+from .formats import GGUF_FILE_TYPES, bits_per_weight, weight_bytes
 from .formats import canonical_format as canonical_weight_format
 from .gpus import get_gpu
 from .model import ModelSpec
-from .units import GiB
+from .units import GB, GiB
 from .validation import (
     MAX_BATCH,
     MAX_TOKENS,
@@ -51,6 +51,7 @@ __all__ = [
     "VLLM_BLOCK_SIZE",
     "VLLM_MAX_NUM_BATCHED_TOKENS",
     "VLLM_MAX_NUM_SEQS",
+    "VLLM_GPU_MEMORY_UTILIZATION",
     "WeightFormatChoice",
     "cheapest_weight_format",
     "inference_memory",
@@ -58,6 +59,11 @@ __all__ = [
     "kv_cache_bytes_per_token",
     "kv_cache_tokens",
     "max_batch",
+    "max_context_explained",
+    "serving_gpus",
+    "valid_tp_sizes",
+    "pipeline_stage_weight_bytes",
+    "vllm_kv_layer_slots",
     "max_concurrency",
     "max_context",
     "prefill_activation_bytes",
@@ -84,6 +90,10 @@ KV_CACHE_FORMATS: Mapping[str, int] = {
 VLLM_BLOCK_SIZE = 16
 VLLM_MAX_NUM_BATCHED_TOKENS = 8192
 VLLM_MAX_NUM_SEQS = 1024
+GGUF_NAMES = frozenset(GGUF_FILE_TYPES) | {"q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_k", "q3_k", "q4_k", "q5_k",
+                                           "q6_k", "iq4_nl", "iq4_xs", "f16"}
+# vLLM's default share of the card a server may use (vllm/config: gpu_memory_utilization = 0.9).
+VLLM_GPU_MEMORY_UTILIZATION = 0.9
 
 # Non-torch memory ("non-torch forward increase memory") in the llm-d-planner vLLM 0.19 H100 logs
 # (measurements.json, ids vllm-0.19.0-h100-*): 0.24-0.25 GiB on one GPU; 2.07-2.21 GiB per GPU with TP > 1,
@@ -155,6 +165,33 @@ def _pp_layers(num_layers: int, pp) -> list[range]:
     return stages
 
 
+def pipeline_stage_weight_bytes(spec, fmt="auto", pp=2) -> list[int]:
+    """Exact weight bytes of each pipeline stage (before TP), split the way vLLM splits the model.
+
+    Layers follow :func:`_pp_layers` (vLLM's get_pp_indices: an even share, the remainder to the stages
+    before the last); the first stage also holds the token embedding (and a VLM's vision tower and
+    projector), the last the final norm and the LM head -- with tied embeddings the last stage keeps its own
+    copy of the embedding matrix as LM head (vLLM's ParallelLMHead loads it there), so both ends pay it.
+    Per-GPU memory is the largest stage's, not total / pp.
+    """
+    from .formats import weight_bytes_by_tensor
+
+    spec = _check_spec(spec)
+    stages = _pp_layers(spec.num_layers, pp)
+    out = [0] * len(stages)
+    first_layer = [st.start for st in stages]
+    for t, b in weight_bytes_by_tensor(spec, fmt):
+        if t.layer is not None:
+            out[max(i for i, start in enumerate(first_layer) if start <= t.layer)] += b
+        elif t.component in ("lm_head",) or t.module == "norm":
+            out[-1] += b
+        else:
+            out[0] += b
+            if t.component == "embedding" and t.module == "embedding" and spec.tie_embeddings and pp > 1:
+                out[-1] += b
+    return out
+
+
 # ====================================================================== KV cache
 
 
@@ -165,7 +202,8 @@ def kv_cache_bytes_per_token(spec, fmt="bf16", tp=1) -> int:
     MLA:                layers * (kv_lora_rank + qk_rope_head_dim) * bits / 8  (not split by TP)
     """
     spec = _check_spec(spec)
-    return spec.num_layers * _layer_bytes_per_token(spec, _kv_bits(fmt), _kv_heads_per_rank(spec, tp))
+    layers = spec.num_layers - len(spec.cross_attention_layers)  # mllama's cross-attention layers: no text KV
+    return layers * _layer_bytes_per_token(spec, _kv_bits(fmt), _kv_heads_per_rank(spec, tp))
 
 
 def _layer_bytes_per_token(spec: ModelSpec, bits: int, heads: int) -> int:
@@ -200,14 +238,38 @@ def kv_cache_bytes(spec, seq_len=8192, batch=1, fmt="bf16", tp=1, pp=1) -> int:
     window = spec.sliding_window
     sliding = set(spec.sliding_window_layers) if window else set()
     best = 0
+    cross = set(spec.cross_attention_layers)
     for stage in _pp_layers(spec.num_layers, pp) if pp != 1 else (range(spec.num_layers),):
         n_sliding = len(sliding.intersection(stage)) if sliding else 0
-        tokens = (len(stage) - n_sliding) * seq_len + n_sliding * min(seq_len, window or seq_len)
+        n_self = len(stage) - len(cross.intersection(stage))  # cross-attention layers cache the image, not text
+        tokens = (n_self - n_sliding) * seq_len + n_sliding * min(seq_len, window or seq_len)
         best = max(best, tokens)
     return batch * best * per_layer
 
 
 # ====================================================================== vLLM paging
+
+
+def vllm_kv_layer_slots(spec, layers=None) -> int:
+    """Layers' worth of KV pages one token slot costs in vLLM's hybrid allocator (``layers``: a range).
+
+    With full-attention and sliding-window layers mixed, vLLM V1 groups the layers of each attention type
+    into KV-cache groups of one size, the smallest type's layer count (vllm/v1/core/kv_cache_utils.py,
+    ``_get_kv_cache_groups_uniform_page_size``: group_size = min over types of their layer counts), and
+    every group holds group_size layers' pages. A type whose count is not a multiple pays for a padded
+    group: Gemma-3-4B's 5 global + 29 sliding layers cost 5 + 6 x 5 = 35 slots, not 34 (the logged
+    468,144 tokens; 34 would give 2.9 % more). One attention type: the layer count.
+    """
+    spec = _check_spec(spec)
+    stage = range(spec.num_layers) if layers is None else layers
+    stage = [i for i in stage if i not in set(spec.cross_attention_layers)]  # mllama: no per-token KV there
+    sliding = set(spec.sliding_window_layers) if spec.sliding_window else set()
+    n_sliding = len(sliding.intersection(stage))
+    n_full = len(stage) - n_sliding
+    if not n_sliding or not n_full:
+        return len(stage)
+    group = min(n_full, n_sliding)
+    return -(-n_full // group) * group + -(-n_sliding // group) * group
 
 
 def kv_cache_tokens(available_bytes, spec, fmt="bf16", tp=1, block_size=VLLM_BLOCK_SIZE, pp=1) -> int:
@@ -223,7 +285,7 @@ def kv_cache_tokens(available_bytes, spec, fmt="bf16", tp=1, block_size=VLLM_BLO
     spec = _check_spec(spec)
     check_nonneg(available_bytes, "available_bytes")
     block_size = _check_positive_int(block_size, "block_size")
-    layers = max(len(stage) for stage in _pp_layers(spec.num_layers, pp))
+    layers = max(vllm_kv_layer_slots(spec, stage) for stage in _pp_layers(spec.num_layers, pp))
     page = block_size * _layer_bytes_per_token(spec, _kv_bits(fmt), _kv_heads_per_rank(spec, tp))
     return int(available_bytes // page // layers) * block_size
 
@@ -331,14 +393,41 @@ def _overhead_bytes(overhead, weights_total, tp):
                                       "used instead of the vLLM non-torch constant")
 
 
-def inference_memory(spec, weights="bf16", kv_cache="bf16", batch=1, seq_len=8192, tp=1, overhead=None,
+def _weights_note(spec: ModelSpec, weights: str) -> str:
+    """What the weights component counts, and whether an explicit format overrode the checkpoint's own."""
+    q = spec.quantization
+    if q is not None and str(weights).strip().lower() == "auto":
+        from .quantization import read_quantization
+
+        scheme = read_quantization(q)
+        return (f"weights: the checkpoint's own quantization_config ({scheme.description}; its ignore list kept "
+                "in 16 bits, embedding/norms/router/LM head/vision tower in 16 bits)")
+    shown = "bf16 (weights='auto': the checkpoint carries no quantization_config)" if str(weights).strip().lower() \
+        == "auto" else weights
+    base = f"weights: {shown} as llmmem.formats.weight_bytes counts them (quantized formats keep embedding, " \
+           "LM head and norms in 16 bits)"
+    if q is not None:
+        base += f"; this explicit format overrides the checkpoint's quantization_config ({q.get('quant_method')})"
+    return base
+
+
+def _weights_label(spec: ModelSpec, weights: str) -> str:
+    if str(weights).strip().lower() != "auto":
+        return str(weights)
+    q = spec.quantization
+    return f"checkpoint ({q.get('quant_method')})" if q is not None else "bf16"
+
+
+def inference_memory(spec, weights="auto", kv_cache="bf16", batch=1, seq_len=8192, tp=1, overhead=None,
                      pp=1, max_num_batched_tokens=VLLM_MAX_NUM_BATCHED_TOKENS,
                      max_num_seqs=VLLM_MAX_NUM_SEQS) -> Breakdown:
     """Memory on one GPU to serve ``batch`` sequences of ``seq_len`` tokens, component by component.
 
-    * weights: weight_bytes(spec, weights) / (tp * pp). vLLM shards the embedding and the LM head across TP
-      ranks too (VocabParallelEmbedding, ParallelLMHead); only the norms (< 0.01 %) are replicated, and
-      they are divided here as well.
+    * weights: weight_bytes(spec, weights) / tp, for the largest pipeline stage when pp > 1
+      (:func:`pipeline_stage_weight_bytes`: vLLM's uneven layer split, embedding first, LM head last).
+      vLLM shards the embedding and the LM head across TP ranks too (VocabParallelEmbedding,
+      ParallelLMHead); only the norms (< 0.01 %) are replicated, and they are divided here as well.
+      ``weights="auto"`` (default): the checkpoint's own quantization_config, else bf16.
     * kv_cache: exact, see :func:`kv_cache_bytes`.
     * activations: an estimate, :func:`prefill_activation_bytes` with chunked prefill of
       min(batch * seq_len, max_num_batched_tokens) tokens and min(batch, max_num_seqs) requests sampled.
@@ -355,22 +444,38 @@ def inference_memory(spec, weights="bf16", kv_cache="bf16", batch=1, seq_len=819
     kv = kv_cache_bytes(spec, seq_len=seq_len, batch=batch, fmt=kv_format, tp=tp, pp=pp)
     ranks = tp * pp
     weights_total = _weight_bytes(spec, weight_format)
+    if pp != 1 and weight_format not in GGUF_NAMES:
+        weights_total = max(pipeline_stage_weight_bytes(spec, weight_format, pp))  # the largest stage, on each of tp
+        ranks = tp
     weights_gpu = weights_total // ranks if weights_total % ranks == 0 else weights_total / ranks
     act_bytes = 4 if weight_format == "fp32" else 2
     tokens = min(batch * seq_len, max_num_batched_tokens)
     activations = prefill_activation_bytes(spec, tokens, min(batch, max_num_seqs), tp=tp, act_bytes=act_bytes)
     extra, overhead_note = _overhead_bytes(overhead, weights_gpu, tp)
     where = f"per GPU, TP={tp}" + (f", PP={pp}" if pp != 1 else "")
+    components = {"weights": weights_gpu, "kv_cache": kv, "activations": activations, "overhead": extra}
+    vision_note: tuple[str, ...] = ()
+    if spec.is_multimodal and pp == 1:  # name both parts: the language model's weights and the vision tower + projector
+        vision = weights_total - _weight_bytes(replace(spec, vision_tensors=()), weights)
+        vision_gpu = vision // ranks if vision % ranks == 0 else vision / ranks
+        components = {"weights": weights_gpu - vision_gpu, "vision_weights": vision_gpu, **{
+            k: v for k, v in components.items() if k != "weights"}}
+        vision_note = ("vision_weights: the vision tower and projector, loaded by vLLM beside the language model; "
+                       "they keep no KV cache (kv_cache counts the language layers only)",)
     return Breakdown(
-        {"weights": weights_gpu, "kv_cache": kv, "activations": activations, "overhead": extra},
-        title=f"Serving {spec.name}: {weights} weights, {kv_cache} KV cache, {batch} x {seq_len:,} tokens ({where})",
+        components,
+        title=(f"Serving {spec.name}: {_weights_label(spec, weights)} weights, {kv_cache} KV cache, "
+               f"{batch} x {seq_len:,} tokens ({where})"),
         notes=(
-            f"weights: {weights} as llmmem.formats.weight_bytes counts them (quantized formats keep embedding, "
-            f"LM head and norms in 16 bits), / {ranks} GPU(s): vLLM shards embedding and LM head over TP too",
+            f"{_weights_note(spec, weights)}"
+            + (f", the largest of {pp} pipeline stages (vLLM's layer split: embedding on the first, final norm "
+               f"and LM head on the last)" if ranks != tp * pp else "")
+            + f", / {ranks} GPU(s): vLLM shards embedding and LM head over TP too",
             f"kv_cache: exact, {kv_cache} ({KV_CACHE_FORMATS[kv_format]} bits per element), "
             "windows and TP replication included",
             f"activations: estimate of the prefill/sampler peak for {tokens:,} tokens (vLLM-style chunked prefill)",
             overhead_note,
+            *vision_note,
         ),
     )
 
@@ -403,15 +508,42 @@ def _largest(fits, limit: int, start: int = 1) -> int:
     return lo
 
 
-def max_context(spec, gpu, batch=1, weights="bf16", kv_cache="bf16", tp=1, overhead=None,
-                gpu_memory_utilization=1.0, **kwargs):
+def max_context(spec, gpu, batch=1, weights="auto", kv_cache="bf16", tp=1, overhead=None,
+                gpu_memory_utilization=VLLM_GPU_MEMORY_UTILIZATION, cap_at_model_limit=True, **kwargs):
     """Longest seq_len whose :func:`inference_memory` total fits on one ``gpu`` (per GPU under TP).
 
-    Returns 0 when not even one token fits, and None when memory stops growing with the context (every
-    layer has a sliding window), so any length fits. ``gpu_memory_utilization`` < 1 keeps headroom, as vLLM.
+    * ``gpu_memory_utilization`` (default 0.9, vLLM's default): the share of the card the server may use;
+      1.0 asks what fits on the whole card.
+    * ``cap_at_model_limit`` (default True): never more than the model's ``max_position_embeddings`` (the
+      length it was built and rope-scaled for: 131,072 for Llama 3.1) -- memory may allow more, the model
+      does not; vLLM refuses a longer ``max_model_len`` too. :func:`max_context_explained` says which
+      limit bound.
+
+    Returns 0 when not even one token fits. When memory stops growing with the context (every layer has a
+    sliding window) any length fits: the model limit is returned, or None when the config states none.
     """
+    return max_context_explained(spec, gpu, batch, weights, kv_cache, tp, overhead, gpu_memory_utilization,
+                                 cap_at_model_limit, **kwargs)[0]
+
+
+def max_context_explained(spec, gpu, batch=1, weights="auto", kv_cache="bf16", tp=1, overhead=None,
+                          gpu_memory_utilization=VLLM_GPU_MEMORY_UTILIZATION, cap_at_model_limit=True,
+                          **kwargs) -> tuple[int | None, str]:
+    """:func:`max_context` and a sentence saying what bound it (memory, or the model's position limit)."""
     spec = _check_spec(spec)
+    n, why = _max_context_by_memory(spec, gpu, batch, weights, kv_cache, tp, overhead, gpu_memory_utilization,
+                                    **kwargs)
+    limit = spec.max_position_embeddings
+    if cap_at_model_limit and limit is not None and (n is None or n > limit):
+        shown = "any length" if n is None else f"{n:,} tokens"
+        return limit, (f"capped at the model's max_position_embeddings, {limit:,} tokens: memory alone "
+                       f"would allow {shown}")
+    return n, why
+
+
+def _max_context_by_memory(spec, gpu, batch, weights, kv_cache, tp, overhead, gpu_memory_utilization, **kwargs):
     capacity = _capacity(gpu, gpu_memory_utilization)
+    share = f"{gpu_memory_utilization:.0%} of the {get_gpu(gpu).name}"
 
     def fits(n):
         return inference_memory(spec, weights, kv_cache, batch, n, tp, overhead, **kwargs).total <= capacity
@@ -420,13 +552,16 @@ def max_context(spec, gpu, batch=1, weights="bf16", kv_cache="bf16", tp=1, overh
     if window and len(spec.sliding_window_layers) == spec.num_layers:
         big = max(window, kwargs.get("max_num_batched_tokens", VLLM_MAX_NUM_BATCHED_TOKENS))
         if fits(big):
-            return None
-    return _largest(fits, MAX_TOKENS)
+            return None, f"every layer slides: memory stops growing with the context within {share}"
+    return _largest(fits, MAX_TOKENS), f"memory-bound: the longest context that fits in {share}"
 
 
-def max_batch(spec, gpu, seq_len=8192, weights="bf16", kv_cache="bf16", tp=1, overhead=None,
-              gpu_memory_utilization=1.0, **kwargs) -> int:
-    """Most sequences of ``seq_len`` tokens that fit on one ``gpu`` at once (0 if not even one)."""
+def max_batch(spec, gpu, seq_len=8192, weights="auto", kv_cache="bf16", tp=1, overhead=None,
+              gpu_memory_utilization=VLLM_GPU_MEMORY_UTILIZATION, **kwargs) -> int:
+    """Most sequences of ``seq_len`` tokens that fit on one ``gpu`` at once (0 if not even one).
+
+    The budget is ``gpu_memory_utilization`` (default 0.9, vLLM's default) of the card; 1.0 uses it all.
+    """
     spec = _check_spec(spec)
     capacity = _capacity(gpu, gpu_memory_utilization)
 
@@ -450,9 +585,11 @@ DEFAULT_WEIGHT_CANDIDATES = ("bf16", "fp8", "int8", "int4", "nf4-dq")
 
 
 def cheapest_weight_format(spec, gpu, seq_len=8192, batch=1, candidates=DEFAULT_WEIGHT_CANDIDATES,
-                           kv_cache="bf16", tp=1, overhead=None, gpu_memory_utilization=1.0,
+                           kv_cache="bf16", tp=1, overhead=None, gpu_memory_utilization=VLLM_GPU_MEMORY_UTILIZATION,
                            **kwargs) -> WeightFormatChoice:
     """The weight formats that let the model serve ``batch`` x ``seq_len`` tokens on one ``gpu``.
+
+    The budget is ``gpu_memory_utilization`` (default 0.9, vLLM's default) of the card; 1.0 uses it all.
 
     "Cheapest" means cheapest in quality: of the formats that fit, ``best`` is the one with the most bits
     per weight (quantize no more than you must). ``fitting`` lists all that fit, most bits first (ties keep
@@ -468,3 +605,66 @@ def cheapest_weight_format(spec, gpu, seq_len=8192, batch=1, candidates=DEFAULT_
     order = sorted(candidates, key=lambda f: -bits_per_weight(f))  # stable: ties keep the given order
     fitting = tuple(f for f in order if totals[f] <= capacity)
     return WeightFormatChoice(best=fitting[0] if fitting else None, fitting=fitting, totals=totals)
+
+
+# ====================================================================== how many GPUs, with TP's rules
+
+
+def valid_tp_sizes(spec, limit: int = 64) -> list[int]:
+    """Tensor-parallel sizes vLLM accepts for this model, up to ``limit``.
+
+    vLLM requires tp to divide the attention heads (vllm/config: "Total number of attention heads must be
+    divisible by tensor parallel size"), and its QKV layer either splits the KV heads (tp divides them) or
+    replicates them (kv_heads divides tp) -- vllm/model_executor/layers/linear.py QKVParallelLinear.
+    MLA models have no KV-head constraint.
+    """
+    spec = _check_spec(spec)
+    sizes = []
+    for tp in range(1, limit + 1):
+        if spec.num_heads % tp:
+            continue
+        kv = spec.num_kv_heads
+        if not spec.uses_mla and kv % tp and tp % kv:
+            continue
+        sizes.append(tp)
+    return sizes
+
+
+def serving_gpus(spec, gpu, weights="auto", kv_cache="bf16", batch=1, seq_len=8192, overhead=None,
+                 gpu_memory_utilization=VLLM_GPU_MEMORY_UTILIZATION, tp_divides_heads=True, max_tp=64,
+                 **kwargs) -> tuple[int, Breakdown, str]:
+    """Fewest GPUs (the TP size) on which the per-GPU :func:`inference_memory` fits, with the rule used.
+
+    Returns (tp, the per-GPU Breakdown at that tp, a sentence of arithmetic). Two rules, both options:
+
+    * ``gpu_memory_utilization`` (default 0.9): each card offers that share, as vLLM's default does;
+    * ``tp_divides_heads`` (default True): only TP sizes vLLM accepts (:func:`valid_tp_sizes`): Llama-3.1-70B
+      with 64 heads can run on 1, 2, 4, 8 GPUs but not 3. False gives the plain answer,
+      ceil(one-GPU total / usable capacity), with that one-GPU Breakdown.
+
+    ValueError when no TP size up to ``max_tp`` fits.
+    """
+    spec = _check_spec(spec)
+    capacity = _capacity(gpu, gpu_memory_utilization)
+    card = get_gpu(gpu)
+    if not tp_divides_heads:
+        b = inference_memory(spec, weights, kv_cache, batch, seq_len, 1, overhead, **kwargs)
+        count = math.ceil(b.total / capacity)
+        return count, b, (f"{b.total / GB:,.1f} GB / {capacity / GB:,.1f} GB usable ({gpu_memory_utilization:.0%} "
+                          f"of a {card.name}) -> {count}; TP divisibility not applied")
+    sizes = valid_tp_sizes(spec, max_tp)
+    for tp in sizes:
+        b = inference_memory(spec, weights, kv_cache, batch, seq_len, tp, overhead, **kwargs)
+        if b.total > capacity:
+            continue
+        skipped = [n for n in range(1, tp) if n not in sizes]
+        rule = f"TP must divide the {spec.num_heads} attention heads"
+        if not spec.uses_mla:
+            rule += f" and fit the {spec.num_kv_heads} KV heads"
+        if skipped:
+            rule += f" ({', '.join(map(str, skipped))} GPU(s) not a valid TP size)"
+        text = (f"{b.total / GB:,.1f} GB per GPU at TP={tp} <= {gpu_memory_utilization:.0%} of "
+                f"{card.memory_bytes / GB:,.1f} GB ({card.name}) = {capacity / GB:,.1f} GB; {rule}")
+        return tp, b, text
+    raise ValueError(f"{spec.name} does not fit on up to {max_tp} x {card.name} at {gpu_memory_utilization:.0%} "
+                     f"utilization (TP sizes tried: {', '.join(map(str, sizes))})")

@@ -6,11 +6,19 @@ how many parameters it has and how big its KV cache is. Build one from a Hugging
 
 How a ``config.json`` is read
 -----------------------------
+* Each family has its reader in ``llmmem/architectures/<family>.py``; the registry there maps
+  ``model_type`` to reader (``SUPPORTED_MODEL_TYPES``). A vision-language config (``text_config`` +
+  ``vision_config``) is read by its text model's reader plus the vision tower and projector.
 * A key that is absent takes the default of the ``transformers`` config class for that ``model_type``
-  (each reader below cites the file it copies its defaults from).
+  (each reader cites the file it copies its defaults from).
 * Exception: the core sizes (``vocab_size``, ``hidden_size``, number of layers, number of heads, and the MLP
   width where no rule derives it) must be present. Every real ``config.json`` has them, so a missing one is
   far more likely a typo than a wish for the library's toy default; it raises ``ValueError`` naming the key.
+  (Gemma 3's text_config is the exception that proves it: Google's files omit sizes equal to the class
+  defaults, so that reader takes them.)
+* Weight shapes have one home, :meth:`ModelSpec.weight_tensors`; the counts, ``weight_matrices`` and
+  ``llmmem.formats`` derive from it. A checkpoint's ``quantization_config`` is kept on the spec and counted by
+  ``llmmem.quantization``.
 * Counting follows the module shapes in ``transformers``' ``modeling_<type>.py``: tied embeddings counted
   once, buffers (rotary tables, ALiBi slopes, DeepSeek-V3's ``e_score_correction_bias``) not counted,
   exactly like ``sum(p.numel() for p in model.parameters())``.
@@ -25,18 +33,14 @@ import errno
 import functools
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
 
-from .validation import MAX_DIM, MAX_LAYERS, MAX_TEXT, MissingFileError, WrongTypeError, listing, quote, spec_fields
+from .validation import MAX_TEXT, MissingFileError, WrongTypeError, listing, quote, spec_fields
 
-__all__ = ["ModelSpec", "SUPPORTED_MODEL_TYPES", "catalog_names"]
-
-# Types whose attention is one fused query_key_value / c_attn / qkv_proj Linear in transformers.
-_FUSED_QKV = frozenset({"gpt2", "phi3", "falcon", "bloom"})
-
+__all__ = ["ModelSpec", "Tensor", "SUPPORTED_MODEL_TYPES", "catalog_names"]
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -69,6 +73,9 @@ class ModelSpec:
     o_bias: bool = False  # bias on the attention output projection
     mlp_bias: bool = False  # bias on the dense MLP (and shared-expert) projections
     learned_positions: int = 0  # rows of a learned position table (gpt2 wpe); 0 = RoPE/ALiBi (no params)
+    qk_norm_full: bool = False  # olmo2: q_norm over all heads (heads * head_dim), k_norm over kv_heads * head_dim
+    lm_head_bias: bool = False  # phi-2: the lm_head Linear has a bias
+    attn_sinks: bool = False  # gpt-oss: one learned attention-sink logit per head and layer
 
     # Mixture of experts (num_experts == 0: dense model). Routed experts are gated MLPs without bias.
     num_experts: int = 0
@@ -76,6 +83,9 @@ class ModelSpec:
     moe_intermediate_size: int = 0  # width of one routed expert
     shared_experts_intermediate_size: int = 0  # width of the always-on shared MLP (all shared experts)
     moe_layers: tuple[int, ...] = ()  # indices of the layers whose MLP is a MoE block
+    router_bias: bool = False  # gpt-oss: the router Linear has a bias
+    expert_bias: bool = False  # gpt-oss: every expert projection has a bias
+    shared_expert_gate: bool = False  # qwen2_moe: a Linear(hidden, 1) gate on the shared expert
 
     # Multi-head Latent Attention (DeepSeek-V2/V3); kv_lora_rank == 0 means standard attention.
     q_lora_rank: int | None = None  # None: q is a plain projection, no low-rank bottleneck
@@ -87,6 +97,22 @@ class ModelSpec:
     # Sliding-window attention: the window, and which layers use it (information for KV-cache estimates).
     sliding_window: int | None = None
     sliding_window_layers: tuple[int, ...] = ()
+
+    # Mllama (Llama 3.2 Vision): the text layers that cross-attend to the image instead of self-attending.
+    # They keep no per-token KV cache (their K/V come from the image), and add q/k norms and two gates.
+    cross_attention_layers: tuple[int, ...] = ()
+    extra_embedding_rows: int = 0  # mllama: embed_tokens has vocab_size + 8 rows (image and padding tokens)
+
+    # Vision-language models: the vision tower and projector as (name, component, rows, cols, count) tensors,
+    # component "vision_tower" or "projector"; () for a text-only model. They hold weights, never KV cache.
+    vision_tensors: tuple[tuple[str, str, int, int, int], ...] = ()
+
+    # How long a sequence the model is built for (max_position_embeddings, or the rope-scaled limit); None
+    # when the config does not say.
+    max_position_embeddings: int | None = None
+    # The checkpoint's own quantization_config, as canonical JSON ("" when the checkpoint is not quantized);
+    # read it through the ``quantization`` property.
+    quantization_config: str = ""
 
     source: str = ""  # where the spec came from: a file path, "dict", a catalog entry, ...
 
@@ -105,24 +131,21 @@ class ModelSpec:
         ``ValueError``. A malformed config (missing core size, non-positive size, heads that do not divide
         the hidden size, ...) raises ``ValueError`` naming the offending key.
         """
+        from .architectures import read_config
+
         config, source = _load_config(cfg)
-        model_type = config.get("model_type")
-        if model_type is None:
-            raise ValueError(f"config has no 'model_type'; supported types: {', '.join(SUPPORTED_MODEL_TYPES)}")
-        if not isinstance(model_type, str):
-            raise WrongTypeError(f"config 'model_type' must be a string such as 'llama'; got {quote(model_type)}")
         if name is not None and not isinstance(name, str):
             raise WrongTypeError(f"name must be a string; got {quote(name)}")
-        reader = _READERS.get(model_type)
-        if reader is None:
-            raise ValueError(
-                f"unsupported model_type {quote(model_type)}; supported types: {', '.join(SUPPORTED_MODEL_TYPES)}"
-            )
-        fields = reader(_Config(config, model_type))
+        model_type, fields = read_config(config)
         spec_name = name or config.get("_name_or_path") or model_type
         if not isinstance(spec_name, str) or len(spec_name) > MAX_TEXT:
             spec_name = model_type  # a non-string or absurd '_name_or_path' is only a label: not worth failing
         return cls(name=spec_name, model_type=model_type, source=source, **fields)
+
+    @property
+    def quantization(self) -> dict[str, Any] | None:
+        """The checkpoint's ``quantization_config`` (a new dict each call), or None when it has none."""
+        return json.loads(self.quantization_config) if self.quantization_config else None
 
     @classmethod
     def from_catalog(cls, name: str) -> ModelSpec:
@@ -142,29 +165,40 @@ class ModelSpec:
                              f"{listing(models, 6, 'llmmem models')}")
         return replace(cls.from_hf_config(models[key]["config"], name=key), source=f"catalog:{key}")
 
-    # ------------------------------------------------------------------ parameter counts
+    # ------------------------------------------------------------------ the one home of weight shapes
+
+    def weight_tensors(self) -> tuple[Tensor, ...]:
+        """Every parameter tensor, with GGUF-style names; their numel sums to :meth:`num_params`.
+
+        This is the one place that lists weight shapes: :meth:`param_counts`, :meth:`weight_matrices`,
+        ``llmmem.formats.weight_tensors`` and the checkpoint-quantization rules all read it. Shapes follow
+        the module layout of transformers' ``modeling_<type>.py``, written (out_features, in_features);
+        1-D tensors (norm weights, biases) have ``rows == 1``. Fused projections (gpt2's c_attn, phi3's
+        qkv_proj, ...) are listed as their parts with ``module`` naming the fused Linear.
+        """
+        return _tensors(self)
 
     def param_counts(self) -> dict[str, int]:
         """Parameters by component; the values sum to :meth:`num_params`.
 
-        ``embedding``: token embedding + learned position table; ``attention``: all attention projections;
-        ``mlp``: dense MLPs, routed experts, routers and shared experts; ``norms``: every norm's weight and
-        bias; ``lm_head``: the output projection, 0 when it is tied to the embedding.
+        ``embedding``: token embedding + learned position table; ``attention``: all attention projections
+        (and gpt-oss's attention sinks); ``mlp``: dense MLPs, routed experts, routers and shared experts;
+        ``norms``: every norm's weight and bias; ``lm_head``: the output projection (and its bias), 0 when
+        tied to the embedding. Vision-language models add ``vision_tower`` and ``projector``.
         """
-        attention = self.num_layers * self._attention_params_per_layer()
-        moe_layers = len(self.moe_layers)
-        mlp = (self.num_layers - moe_layers) * self._dense_mlp_params() + moe_layers * self._moe_params_per_layer()
-        return {
-            "embedding": self.vocab_size * self.hidden_size + self.learned_positions * self.hidden_size,
-            "attention": attention,
-            "mlp": mlp,
-            "norms": self._norm_params(),
-            "lm_head": 0 if self.tie_embeddings else self.vocab_size * self.hidden_size,
-        }
+        counts = {"embedding": 0, "attention": 0, "mlp": 0, "norms": 0, "lm_head": 0}
+        for t in self.weight_tensors():
+            counts[t.component] = counts.get(t.component, 0) + t.numel
+        return counts
 
     def num_params(self) -> int:
-        """Exact number of parameters, tied embeddings counted once."""
+        """Exact number of parameters, tied embeddings counted once (vision tower included for a VLM)."""
         return sum(self.param_counts().values())
+
+    def num_language_params(self) -> int:
+        """Parameters of the language model alone (a VLM's vision tower and projector left out)."""
+        c = self.param_counts()
+        return self.num_params() - c.get("vision_tower", 0) - c.get("projector", 0)
 
     def num_active_params(self, include_embedding: bool = True) -> int:
         """Parameters one token passes through: the total less the routed experts it does not use.
@@ -177,9 +211,10 @@ class ModelSpec:
         (``include_embedding=True``, the default), DeepSeek does not (``include_embedding=False`` subtracts
         the ``embedding`` component: token embedding, plus learned positions where the model has them).
         """
-        unused_experts = self.num_experts - self.experts_per_token
-        routed_unused = len(self.moe_layers) * unused_experts * self._expert_params()
-        active = self.num_params() - routed_unused
+        active = self.num_params()
+        if self.num_experts:
+            routed = sum(t.numel for t in self.weight_tensors() if t.kind == "expert")
+            active -= routed * (self.num_experts - self.experts_per_token) // self.num_experts
         if not include_embedding:
             active -= self.param_counts()["embedding"]
         return active
@@ -193,13 +228,15 @@ class ModelSpec:
         MLA caches one compressed latent plus the shared rotary key per layer, (kv_lora_rank +
         qk_rope_head_dim) * layers, with no factor 2: this is how vLLM and SGLang store it.
         (Sliding-window layers are counted in full here: per token, before the window fills.)
+        A vision-language model's vision tower keeps no KV cache: only the language layers count.
         """
         if bytes_per_elem <= 0:
             raise ValueError(f"bytes_per_elem must be positive; got {bytes_per_elem}")
+        layers = self.num_layers - len(self.cross_attention_layers)  # cross-attention K/V come from the image
         if self.kv_lora_rank:
-            elems = (self.kv_lora_rank + self.qk_rope_head_dim) * self.num_layers
+            elems = (self.kv_lora_rank + self.qk_rope_head_dim) * layers
         else:
-            elems = 2 * self.num_layers * self.num_kv_heads * self.head_dim
+            elems = 2 * layers * self.num_kv_heads * self.head_dim
         return int(elems * bytes_per_elem)
 
     # ------------------------------------------------------------------ weight shapes
@@ -208,57 +245,23 @@ class ModelSpec:
         """Every 2-D weight as (name, rows, cols, how many in the model); the rest are 1-D vectors.
 
         What optimizers that factor their state (Adafactor) and formats that quantize per tensor (GGUF)
-        need. Fused projections stay fused as transformers builds them (gpt2, phi3, falcon, bloom), since
-        a fused matrix factors differently from its parts. The 1-D rest (norms, biases) is
-        ``num_params() - sum(rows * cols * count)``.
+        need. Derived from :meth:`weight_tensors`. Fused projections stay fused as transformers builds them
+        (gpt2, phi3, falcon, bloom, gpt_neox, gpt_bigcode), since a fused matrix factors differently from its
+        parts. The 1-D rest (norms, biases) is ``num_params() - sum(rows * cols * count)``.
         """
-        h, L, d = self.hidden_size, self.num_layers, self.head_dim
-        dense_layers = L - len(self.moe_layers)
-        mats = [("embedding", self.vocab_size, h, 1)]
-        if self.learned_positions:
-            mats.append(("position_embedding", self.learned_positions, h, 1))
-        if not self.tie_embeddings:
-            mats.append(("lm_head", self.vocab_size, h, 1))
-        if self.uses_mla:
-            qk = self.qk_nope_head_dim + self.qk_rope_head_dim
-            if self.q_lora_rank is None:
-                mats.append(("q_proj", self.num_heads * qk, h, L))
+        per_layer: dict[tuple, list] = {}  # (layer, module) -> [rows, cols, count]
+        for t in self.weight_tensors():
+            if t.rows == 1 and t.kind == "vector":
+                continue
+            key = (t.layer, t.module)
+            if key in per_layer:  # a fused module: its parts stack along the output dimension
+                per_layer[key][0] += t.rows
             else:
-                mats += [("q_a_proj", self.q_lora_rank, h, L), ("q_b_proj", self.num_heads * qk, self.q_lora_rank, L)]
-            mats += [
-                ("kv_a_proj", self.kv_lora_rank + self.qk_rope_head_dim, h, L),
-                ("kv_b_proj", self.num_heads * (self.qk_nope_head_dim + self.v_head_dim), self.kv_lora_rank, L),
-                ("o_proj", h, self.num_heads * self.v_head_dim, L),
-            ]
-        elif self.model_type in _FUSED_QKV:
-            mats.append(("qkv_proj", (self.num_heads + 2 * self.num_kv_heads) * d, h, L))
-            mats.append(("o_proj", h, self.num_heads * d, L))
-        else:
-            mats += [
-                ("q_proj", self.num_heads * d, h, L),
-                ("k_proj", self.num_kv_heads * d, h, L),
-                ("v_proj", self.num_kv_heads * d, h, L),
-                ("o_proj", h, self.num_heads * d, L),
-            ]
-        f = self.intermediate_size
-        if dense_layers:
-            if self.mlp_kind == "plain":
-                mats += [("up_proj", f, h, dense_layers), ("down_proj", h, f, dense_layers)]
-            elif self.model_type == "phi3":  # gate_up_proj: one fused (2f, h) matrix
-                mats += [("gate_up_proj", 2 * f, h, dense_layers), ("down_proj", h, f, dense_layers)]
-            else:
-                mats += [("gate_proj", f, h, dense_layers), ("up_proj", f, h, dense_layers),
-                         ("down_proj", h, f, dense_layers)]
-        moe = len(self.moe_layers)
-        if moe:
-            e, fe = self.num_experts, self.moe_intermediate_size
-            mats += [("router", e, h, moe), ("expert_gate_proj", fe, h, moe * e), ("expert_up_proj", fe, h, moe * e),
-                     ("expert_down_proj", h, fe, moe * e)]
-            fs = self.shared_experts_intermediate_size
-            if fs:
-                mats += [("shared_gate_proj", fs, h, moe), ("shared_up_proj", fs, h, moe),
-                         ("shared_down_proj", h, fs, moe)]
-        return tuple(mats)
+                per_layer[key] = [t.rows, t.cols, t.count]
+        merged: dict[tuple[str, int, int], int] = {}
+        for (_, module), (rows, cols, count) in per_layer.items():
+            merged[(module, rows, cols)] = merged.get((module, rows, cols), 0) + count
+        return tuple((m, r, c, n) for (m, r, c), n in merged.items())
 
     # ------------------------------------------------------------------ pieces
 
@@ -270,50 +273,141 @@ class ModelSpec:
     def uses_mla(self) -> bool:
         return self.kv_lora_rank > 0
 
-    def _attention_params_per_layer(self) -> int:
-        h = self.hidden_size
-        if self.uses_mla:
-            qk_head_dim = self.qk_nope_head_dim + self.qk_rope_head_dim
-            if self.q_lora_rank is None:  # q_proj, never biased
-                q = h * self.num_heads * qk_head_dim
-            else:  # q_a_proj -> q_a_layernorm (in norms) -> q_b_proj
-                q = h * self.q_lora_rank + self.q_lora_rank * self.num_heads * qk_head_dim
-                q += self.q_lora_rank if self.qkv_bias else 0
-            kv_a = h * (self.kv_lora_rank + self.qk_rope_head_dim)
-            kv_a += self.kv_lora_rank + self.qk_rope_head_dim if self.qkv_bias else 0
-            kv_b = self.kv_lora_rank * self.num_heads * (self.qk_nope_head_dim + self.v_head_dim)
-            o = self.num_heads * self.v_head_dim * h + (h if self.o_bias else 0)
-            return q + kv_a + kv_b + o
-        q_out = self.num_heads * self.head_dim
-        kv_out = 2 * self.num_kv_heads * self.head_dim
-        qkv = h * (q_out + kv_out) + ((q_out + kv_out) if self.qkv_bias else 0)
-        o = q_out * h + (h if self.o_bias else 0)
-        return qkv + o
+    @property
+    def is_multimodal(self) -> bool:
+        return bool(self.vision_tensors)
 
-    def _dense_mlp_params(self, width: int | None = None) -> int:
-        h, f = self.hidden_size, self.intermediate_size if width is None else width
-        if self.mlp_kind == "gated":  # gate_proj, up_proj: h -> f; down_proj: f -> h
-            return 3 * h * f + ((2 * f + h) if self.mlp_bias else 0)
-        return 2 * h * f + ((f + h) if self.mlp_bias else 0)  # up: h -> f; down: f -> h
 
-    def _expert_params(self) -> int:
-        return 3 * self.hidden_size * self.moe_intermediate_size  # a gated MLP, no bias
+@dataclass(frozen=True)
+class Tensor:
+    """``count`` identical weight tensors: rows x cols (cols = input features; 1-D tensors have rows=1).
 
-    def _moe_params_per_layer(self) -> int:
-        router = self.num_experts * self.hidden_size  # a bias-free Linear(hidden, num_experts)
-        shared_width = self.shared_experts_intermediate_size
-        shared = self._dense_mlp_params(shared_width) if shared_width else 0
-        return self.num_experts * self._expert_params() + router + shared
+    ``component`` is the ModelSpec.param_counts() key the tensor belongs to; ``kind`` says what it is
+    ("matrix", "vector" for norms and biases, "router", "expert" for routed experts); ``layer`` is its
+    block index (None outside blocks); ``module`` is the transformers-style module name it lives in
+    ("q_proj", "qkv_proj" for a fused projection, "expert_gate_proj", ...); ``path`` is the canonical
+    checkpoint path ("model.layers.3.self_attn.q_proj") that quantization ignore lists are matched against.
+    """
 
-    def _norm_params(self) -> int:
-        per_norm = 2 if self.norm_kind == "layernorm" else 1  # LayerNorm has a bias, RMSNorm does not
-        per_layer = self.norms_per_layer * self.hidden_size
-        if self.qk_norm:
-            per_layer += 2 * self.head_dim
-        if self.uses_mla:
-            per_layer += self.kv_lora_rank + (self.q_lora_rank or 0)  # kv_a_layernorm, q_a_layernorm
-        final_and_embedding = self.hidden_size * (1 + int(self.embedding_norm))
-        return per_norm * (self.num_layers * per_layer + final_and_embedding)
+    name: str
+    component: str
+    rows: int
+    cols: int
+    count: int = 1
+    kind: str = "matrix"
+    layer: int | None = None
+    module: str = ""
+    path: str = ""
+
+    @property
+    def numel(self) -> int:
+        return self.count * self.rows * self.cols
+
+
+# Types whose attention is one fused query_key_value / c_attn / qkv_proj Linear in transformers.
+_FUSED_QKV = frozenset({"gpt2", "phi3", "falcon", "bloom", "gpt_neox", "gpt_bigcode"})
+# Types whose gated MLP is one fused gate_up_proj Linear.
+_FUSED_GATE_UP = frozenset({"phi3"})
+
+
+@functools.lru_cache(maxsize=256)
+def _tensors(s: ModelSpec) -> tuple[Tensor, ...]:
+    h = s.hidden_size
+    norm_vectors = 2 if s.norm_kind == "layernorm" else 1  # weight (+ bias)
+    out: list[Tensor] = [Tensor("token_embd.weight", "embedding", s.vocab_size + s.extra_embedding_rows, h,
+                                module="embedding", path="model.embed_tokens")]
+    if s.learned_positions:
+        out.append(Tensor("position_embd.weight", "embedding", s.learned_positions, h, module="position_embedding",
+                          path="model.embed_positions"))
+    if s.embedding_norm:
+        out.append(Tensor("token_embd_norm", "norms", 1, h, norm_vectors, "vector", module="embedding_norm",
+                          path="model.embed_norm"))
+    qkv_fused = s.model_type in _FUSED_QKV
+    gate_up_fused = s.model_type in _FUSED_GATE_UP
+    moe = set(s.moe_layers)
+
+    for i in range(s.num_layers):
+        attn, mlp = f"model.layers.{i}.self_attn", f"model.layers.{i}.mlp"
+
+        def lin(name, component, rows, cols, module, path, bias=False, count=1, kind="matrix", layer=i):
+            out.append(Tensor(f"blk.{layer}.{name}.weight", component, rows, cols, count, kind, layer, module, path))
+            if bias:
+                out.append(Tensor(f"blk.{layer}.{name}.bias", component, 1, rows, count, "vector", layer, module,
+                                  path))
+
+        def vec(name, size, copies, path, layer=i):
+            out.append(Tensor(f"blk.{layer}.{name}", "norms", 1, size, copies * norm_vectors, "vector", layer,
+                              name, path))
+
+        vec("norms", h, s.norms_per_layer, f"model.layers.{i}.norms")
+        if s.qk_norm:
+            if s.qk_norm_full:  # olmo2: one RMSNorm over all q heads, one over all k heads
+                vec("attn_q_norm", s.num_heads * s.head_dim, 1, f"{attn}.q_norm")
+                vec("attn_k_norm", s.num_kv_heads * s.head_dim, 1, f"{attn}.k_norm")
+            else:
+                vec("attn_qk_norm", s.head_dim, 2, f"{attn}.qk_norm")
+        # ---- attention
+        if s.uses_mla:
+            qk = s.qk_nope_head_dim + s.qk_rope_head_dim
+            if s.q_lora_rank is None:
+                lin("attn_q", "attention", s.num_heads * qk, h, "q_proj", f"{attn}.q_proj")
+            else:
+                lin("attn_q_a", "attention", s.q_lora_rank, h, "q_a_proj", f"{attn}.q_a_proj", s.qkv_bias)
+                vec("attn_q_a_norm", s.q_lora_rank, 1, f"{attn}.q_a_layernorm")
+                lin("attn_q_b", "attention", s.num_heads * qk, s.q_lora_rank, "q_b_proj", f"{attn}.q_b_proj")
+            lin("attn_kv_a_mqa", "attention", s.kv_lora_rank + s.qk_rope_head_dim, h, "kv_a_proj",
+                f"{attn}.kv_a_proj_with_mqa", s.qkv_bias)
+            vec("attn_kv_a_norm", s.kv_lora_rank, 1, f"{attn}.kv_a_layernorm")
+            lin("attn_kv_b", "attention", s.num_heads * (s.qk_nope_head_dim + s.v_head_dim), s.kv_lora_rank,
+                "kv_b_proj", f"{attn}.kv_b_proj")
+            lin("attn_output", "attention", h, s.num_heads * s.v_head_dim, "o_proj", f"{attn}.o_proj", s.o_bias)
+        else:
+            q_out, kv_out = s.num_heads * s.head_dim, s.num_kv_heads * s.head_dim
+            for part, rows in (("q", q_out), ("k", kv_out), ("v", kv_out)):
+                module = "qkv_proj" if qkv_fused else f"{part}_proj"
+                lin(f"attn_{part}", "attention", rows, h, module, f"{attn}.{module}", s.qkv_bias)
+            lin("attn_output", "attention", h, q_out, "o_proj", f"{attn}.o_proj", s.o_bias)
+            if i in s.cross_attention_layers:  # mllama: q_norm, k_norm (head_dim) and the two tanh gates
+                vec("cross_attn_qk_norm", s.head_dim, 2, f"{attn}.cross_qk_norm")
+                out.append(Tensor(f"blk.{i}.cross_attn_gates", "attention", 1, 2, 1, "vector", i, "gates",
+                                  f"model.layers.{i}.cross_attn_gates"))
+            if s.attn_sinks:  # gpt-oss: one learned sink logit per head
+                out.append(Tensor(f"blk.{i}.attn_sinks", "attention", 1, s.num_heads, 1, "vector", i, "sinks",
+                                  f"{attn}.sinks"))
+        # ---- MLP
+        if i in moe:
+            w, e = s.moe_intermediate_size, s.num_experts
+            lin("ffn_gate_inp", "mlp", e, h, "router", f"{mlp}.gate", s.router_bias, kind="router")
+            ex = f"{mlp}.experts"
+            lin("ffn_gate_exps", "mlp", w, h, "expert_gate_proj", f"{ex}.gate_proj", s.expert_bias, e, "expert")
+            lin("ffn_up_exps", "mlp", w, h, "expert_up_proj", f"{ex}.up_proj", s.expert_bias, e, "expert")
+            lin("ffn_down_exps", "mlp", h, w, "expert_down_proj", f"{ex}.down_proj", s.expert_bias, e, "expert")
+            if s.shared_experts_intermediate_size:
+                ws, sh = s.shared_experts_intermediate_size, f"{mlp}.shared_expert"
+                lin("ffn_gate_shexp", "mlp", ws, h, "shared_gate_proj", f"{sh}.gate_proj", s.mlp_bias)
+                lin("ffn_up_shexp", "mlp", ws, h, "shared_up_proj", f"{sh}.up_proj", s.mlp_bias)
+                lin("ffn_down_shexp", "mlp", h, ws, "shared_down_proj", f"{sh}.down_proj", s.mlp_bias)
+                if s.shared_expert_gate:  # qwen2_moe: Linear(hidden, 1) scaling the shared expert
+                    lin("ffn_gate_inp_shexp", "mlp", 1, h, "shared_expert_gate", f"{mlp}.shared_expert_gate",
+                        kind="router")
+        else:
+            f = s.intermediate_size
+            if s.mlp_kind == "gated":
+                module = "gate_up_proj" if gate_up_fused else "gate_proj"
+                lin("ffn_gate", "mlp", f, h, module, f"{mlp}.{module}", s.mlp_bias)
+            module = "gate_up_proj" if gate_up_fused and s.mlp_kind == "gated" else "up_proj"
+            lin("ffn_up", "mlp", f, h, module, f"{mlp}.{module}", s.mlp_bias)
+            lin("ffn_down", "mlp", h, f, "down_proj", f"{mlp}.down_proj", s.mlp_bias)
+    out.append(Tensor("output_norm", "norms", 1, h, norm_vectors, "vector", module="norm", path="model.norm"))
+    if not s.tie_embeddings:
+        out.append(Tensor("output.weight", "lm_head", s.vocab_size, h, module="lm_head", path="lm_head"))
+        if s.lm_head_bias:
+            out.append(Tensor("output.bias", "lm_head", 1, s.vocab_size, kind="vector", module="lm_head",
+                              path="lm_head"))
+    for name, component, rows, cols, count in s.vision_tensors:
+        kind = "vector" if rows == 1 else "matrix"
+        out.append(Tensor(name, component, rows, cols, count, kind, module=name.rsplit(".", 1)[0], path=name))
+    return tuple(out)
 
 
 # ====================================================================== the catalog
@@ -356,397 +450,5 @@ def _load_config(cfg: Mapping[str, Any] | str | os.PathLike) -> tuple[dict, str]
 # A real config.json is a few kB (DeepSeek-V3's is 1.7 kB); 10 MB is far above any of them.
 MAX_CONFIG_BYTES = 10_000_000
 
-_REQUIRED = object()
 
-
-class _Config:
-    """Typed access to a config dict: aliases, transformers defaults, and errors that name the key."""
-
-    def __init__(self, config: dict, model_type: str):
-        self.config = config
-        self.model_type = model_type
-
-    def _lookup(self, keys: tuple[str, ...], default: Any) -> tuple[str, Any]:
-        for key in keys:
-            if key in self.config:
-                return key, self.config[key]
-        if default is _REQUIRED:
-            aka = f" (or {', '.join(repr(k) for k in keys[1:])})" if len(keys) > 1 else ""
-            raise ValueError(f"{self.model_type} config is missing required key {keys[0]!r}{aka}")
-        return keys[0], default
-
-    def size(self, *keys: str, default: Any = _REQUIRED) -> int:
-        """A positive int; a key present with value null takes the default too."""
-        key, value = self._lookup(keys, default)
-        if value is None:
-            value = default
-        if value is None or value is _REQUIRED:
-            got = "got null" if key in self.config else "it is missing"
-            raise ValueError(f"{self.model_type} config key {key!r} must be a positive integer; {got}")
-        return _positive_int(key, value)
-
-    def optional_size(self, *keys: str, default: int | None = None) -> int | None:
-        """A positive int or None (null means 'derive it' or 'absent feature', as in transformers)."""
-        key, value = self._lookup(keys, default)
-        return None if value is None else _positive_int(key, value)
-
-    def count(self, key: str, default: int = 0) -> int:
-        """A non-negative int (null counts as 0)."""
-        value = self.config.get(key, default)
-        value = 0 if value is None else value
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DIM:
-            raise ValueError(f"config key {key!r} must be a whole number from 0 to {MAX_DIM:,}; got {quote(value)}")
-        return value
-
-    def flag(self, key: str, default: bool) -> bool:
-        value = self.config.get(key, default)
-        if not isinstance(value, bool):
-            raise ValueError(f"config key {key!r} must be true or false; got {quote(value)}")
-        return value
-
-    def head_dim(self, hidden_size: int, num_heads: int, default: int | None = None) -> int:
-        """Explicit ``head_dim``, else hidden_size / num_heads (which must then divide evenly)."""
-        explicit = self.optional_size("head_dim", default=default)
-        if explicit is not None:
-            return explicit
-        if hidden_size % num_heads:
-            raise ValueError(
-                f"hidden_size ({hidden_size}) is not divisible by num_attention_heads ({num_heads}) "
-                f"and the config gives no head_dim"
-            )
-        return hidden_size // num_heads
-
-    def kv_heads(self, num_heads: int, *keys: str, default: int | None = None) -> int:
-        kv = self.optional_size(*(keys or ("num_key_value_heads",)), default=default) or num_heads
-        if num_heads % kv:
-            raise ValueError(f"num_key_value_heads ({kv}) must divide num_attention_heads ({num_heads})")
-        return kv
-
-    def tie(self, default: bool) -> bool:
-        return self.flag("tie_word_embeddings", default)
-
-    def layer_types_sliding(self, num_layers: int) -> tuple[int, ...] | None:
-        """Sliding layers from an explicit ``layer_types`` list, or None when the config has none."""
-        layer_types = self.config.get("layer_types")
-        if layer_types is None:
-            return None
-        if not isinstance(layer_types, list) or len(layer_types) != num_layers:
-            raise ValueError(f"layer_types must be a list of {num_layers} entries (one per layer)")
-        return tuple(i for i, t in enumerate(layer_types) if t == "sliding_attention")
-
-
-_LAYER_KEYS = frozenset({"num_hidden_layers", "n_layer", "num_layers"})
-
-
-def _positive_int(key: str, value: Any) -> int:
-    """A positive int, bounded before any per-layer tuple is built (llmmem.validation: layers <= 10,000,
-    other sizes <= 10^8), so a config with 10^8 layers or a 400-digit vocab_size is refused at once."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"config key {key!r} must be a positive integer; got {quote(value)}")
-    limit, why = (MAX_LAYERS, "60x the deepest published LLM") if key in _LAYER_KEYS else (MAX_DIM, "400x real widths")
-    if value > limit:
-        raise ValueError(f"config key {key!r} must be at most {limit:,} ({why}); got {quote(value)}")
-    return value
-
-
-def _llama_family_core(c: _Config, *, kv_default: int | None, head_dim_default: int | None = None) -> dict:
-    """Sizes shared by the llama-style configs (llama, mistral, mixtral, qwen*, gemma2, phi3)."""
-    hidden = c.size("hidden_size")
-    heads = c.size("num_attention_heads")
-    return dict(
-        vocab_size=c.size("vocab_size"),
-        hidden_size=hidden,
-        num_layers=c.size("num_hidden_layers"),
-        num_heads=heads,
-        num_kv_heads=c.kv_heads(heads, default=kv_default),
-        head_dim=c.head_dim(hidden, heads, default=head_dim_default),
-        intermediate_size=c.size("intermediate_size"),
-    )
-
-
-def _window_everywhere(c: _Config, num_layers: int, default: int | None) -> dict:
-    """Mistral/Phi3 style: when sliding_window is set, every layer uses it."""
-    window = c.optional_size("sliding_window", default=default)
-    layers = c.layer_types_sliding(num_layers)
-    if layers is None:
-        layers = tuple(range(num_layers)) if window else ()
-    return dict(sliding_window=window, sliding_window_layers=layers)
-
-
-def _window_qwen(c: _Config, num_layers: int) -> dict:
-    """Qwen2/Qwen3 style: a window only with use_sliding_window, on layers >= max_window_layers."""
-    window = c.optional_size("sliding_window", default=4096) if c.flag("use_sliding_window", False) else None
-    layers = c.layer_types_sliding(num_layers)
-    if layers is None:
-        first = c.count("max_window_layers", 28)
-        layers = tuple(range(first, num_layers)) if window else ()
-    return dict(sliding_window=window, sliding_window_layers=layers)
-
-
-# --- one reader per model_type: config dict -> ModelSpec fields --------------------------------------------
-
-
-def _read_gpt2(c: _Config) -> dict:
-    # transformers/models/gpt2/configuration_gpt2.py: n_positions=1024, n_inner=None (-> 4 * n_embd),
-    # tie_word_embeddings=True. modeling_gpt2.py: Conv1D layers with bias everywhere, LayerNorm ln_1, ln_2,
-    # ln_f, and a learned position table wpe of n_positions rows.
-    hidden = c.size("n_embd", "hidden_size")
-    heads = c.size("n_head", "num_attention_heads")
-    if hidden % heads:
-        raise ValueError(f"n_embd ({hidden}) is not divisible by n_head ({heads})")
-    return dict(
-        vocab_size=c.size("vocab_size"),
-        hidden_size=hidden,
-        num_layers=c.size("n_layer", "num_hidden_layers"),
-        num_heads=heads,
-        num_kv_heads=heads,
-        head_dim=hidden // heads,
-        intermediate_size=c.optional_size("n_inner") or 4 * hidden,
-        tie_embeddings=c.tie(True),
-        mlp_kind="plain",
-        norm_kind="layernorm",
-        qkv_bias=True,
-        o_bias=True,
-        mlp_bias=True,
-        learned_positions=c.size("n_positions", "max_position_embeddings", default=1024),
-    )
-
-
-def _read_llama(c: _Config) -> dict:
-    # transformers/models/llama/configuration_llama.py: num_key_value_heads=None (-> heads), head_dim=None
-    # (-> hidden / heads), attention_bias=False (q, k, v and o), mlp_bias=False, tie_word_embeddings=False.
-    fields = _llama_family_core(c, kv_default=None)
-    bias = c.flag("attention_bias", False)
-    return dict(fields, tie_embeddings=c.tie(False), qkv_bias=bias, o_bias=bias, mlp_bias=c.flag("mlp_bias", False))
-
-
-def _read_mistral(c: _Config) -> dict:
-    # transformers/models/mistral/configuration_mistral.py: num_key_value_heads=8, head_dim=None,
-    # sliding_window=4096 (all layers), tie_word_embeddings=False; no biases.
-    fields = _llama_family_core(c, kv_default=8)
-    return dict(fields, tie_embeddings=c.tie(False), **_window_everywhere(c, fields["num_layers"], 4096))
-
-
-def _read_mixtral(c: _Config) -> dict:
-    # transformers/models/mixtral/configuration_mixtral.py: num_key_value_heads=8, num_local_experts=8,
-    # num_experts_per_tok=2, sliding_window=None. modeling_mixtral.py: every layer is MoE; experts are
-    # gated MLPs of width intermediate_size; the router is Linear(hidden, num_experts, bias=False).
-    fields = _llama_family_core(c, kv_default=8)
-    experts = c.size("num_local_experts", "num_experts", default=8)
-    return dict(
-        fields,
-        tie_embeddings=c.tie(False),
-        **_moe_fields(experts, c.size("num_experts_per_tok", default=2), fields["intermediate_size"],
-                      tuple(range(fields["num_layers"]))),
-        **_window_everywhere(c, fields["num_layers"], None),
-    )
-
-
-def _read_qwen2(c: _Config) -> dict:
-    # transformers/models/qwen2/configuration_qwen2.py: num_key_value_heads=32, use_sliding_window=False,
-    # max_window_layers=28, tie_word_embeddings=False. modeling_qwen2.py: q/k/v_proj have bias, o_proj not.
-    fields = _llama_family_core(c, kv_default=32)
-    return dict(fields, tie_embeddings=c.tie(False), qkv_bias=True, **_window_qwen(c, fields["num_layers"]))
-
-
-def _read_qwen3(c: _Config) -> dict:
-    # transformers/models/qwen3/configuration_qwen3.py: num_key_value_heads=32, head_dim=128 (not
-    # hidden / heads!), attention_bias=False (q, k, v, o), tie_word_embeddings=False.
-    # modeling_qwen3.py: q_norm and k_norm, RMSNorm(head_dim), in every attention layer.
-    fields = _llama_family_core(c, kv_default=32, head_dim_default=128)
-    bias = c.flag("attention_bias", False)
-    return dict(fields, tie_embeddings=c.tie(False), qk_norm=True, qkv_bias=bias, o_bias=bias,
-                **_window_qwen(c, fields["num_layers"]))
-
-
-def _read_qwen3_moe(c: _Config) -> dict:
-    # transformers/models/qwen3_moe/configuration_qwen3_moe.py: num_key_value_heads=4, head_dim absent
-    # (-> hidden / heads), num_experts=128, num_experts_per_tok=8, moe_intermediate_size=768,
-    # decoder_sparse_step=1, mlp_only_layers=[] . modeling_qwen3_moe.py: layer i is MoE unless i is in
-    # mlp_only_layers or (i + 1) % decoder_sparse_step != 0; no shared expert; q_norm/k_norm as qwen3.
-    fields = _llama_family_core(c, kv_default=4)
-    experts = c.count("num_experts", 128)
-    step = c.size("decoder_sparse_step", default=1)
-    mlp_only_list = c.config.get("mlp_only_layers") or []
-    if not isinstance(mlp_only_list, list) or not all(type(i) is int for i in mlp_only_list):
-        raise ValueError(f"config key 'mlp_only_layers' must be a list of layer indices; got {quote(mlp_only_list)}")
-    mlp_only = set(mlp_only_list)
-    moe_layers = tuple(
-        i for i in range(fields["num_layers"]) if experts > 0 and i not in mlp_only and (i + 1) % step == 0
-    )
-    bias = c.flag("attention_bias", False)
-    return dict(
-        fields,
-        tie_embeddings=c.tie(False),
-        qk_norm=True,
-        qkv_bias=bias,
-        o_bias=bias,
-        **_moe_fields(experts, c.size("num_experts_per_tok", default=8),
-                      c.size("moe_intermediate_size", default=768), moe_layers),
-        **_window_qwen(c, fields["num_layers"]),
-    )
-
-
-def _read_gemma2(c: _Config) -> dict:
-    # transformers/models/gemma2/configuration_gemma2.py: num_key_value_heads=4, head_dim=256,
-    # attention_bias=False, tie_word_embeddings=True, sliding_window=4096 on every other layer
-    # (layer_types: layer i slides when i is even). modeling_gemma2.py: four RMSNorms per layer
-    # (input, post_attention, pre_feedforward, post_feedforward) and a gated GeGLU MLP.
-    fields = _llama_family_core(c, kv_default=4, head_dim_default=256)
-    bias = c.flag("attention_bias", False)
-    window = c.optional_size("sliding_window", default=4096)
-    layers = c.layer_types_sliding(fields["num_layers"])
-    if layers is None:
-        layers = tuple(range(0, fields["num_layers"], 2)) if window else ()
-    return dict(fields, tie_embeddings=c.tie(True), norms_per_layer=4, qkv_bias=bias, o_bias=bias,
-                sliding_window=window, sliding_window_layers=layers)
-
-
-def _read_phi3(c: _Config) -> dict:
-    # transformers/models/phi3/configuration_phi3.py: num_key_value_heads=None (-> heads),
-    # tie_word_embeddings=False, sliding_window=None. modeling_phi3.py: fused qkv_proj and gate_up_proj
-    # hold the same weights as separate q/k/v and gate/up projections; no biases.
-    fields = _llama_family_core(c, kv_default=None)
-    return dict(fields, tie_embeddings=c.tie(False), **_window_everywhere(c, fields["num_layers"], None))
-
-
-def _read_falcon(c: _Config) -> dict:
-    # transformers/models/falcon/configuration_falcon.py: num_kv_heads=None (-> heads), multi_query=True,
-    # new_decoder_architecture=False, parallel_attn=True, bias=False, ffn_hidden_size=None (-> 4 * hidden),
-    # num_ln_in_parallel_attn=None (-> 2 with the new architecture), tie_word_embeddings=True (base class).
-    # modeling_falcon.py: the fused query_key_value projection has
-    #   new architecture: (heads + 2 * num_kv_heads) * head_dim outputs (grouped-query),
-    #   else multi_query: hidden + 2 * head_dim (one shared KV head), else 3 * hidden (multi-head);
-    # bias applies to query_key_value, dense and the MLP; LayerNorms: 2 per layer unless the block is
-    # parallel with a single norm. ALiBi and rotary have no parameters.
-    hidden = c.size("hidden_size", "n_embed")
-    heads = c.size("num_attention_heads", "n_head")
-    if hidden % heads:
-        raise ValueError(f"hidden_size ({hidden}) is not divisible by num_attention_heads ({heads})")
-    new_arch = c.flag("new_decoder_architecture", False)
-    if new_arch:
-        kv_heads = c.kv_heads(heads, "num_kv_heads", "n_head_kv")
-    else:
-        kv_heads = 1 if c.flag("multi_query", True) else heads
-    parallel = c.flag("parallel_attn", True)
-    ln_in_parallel = c.optional_size("num_ln_in_parallel_attn") or (2 if new_arch else 1)
-    bias = c.flag("bias", False)
-    return dict(
-        vocab_size=c.size("vocab_size"),
-        hidden_size=hidden,
-        num_layers=c.size("num_hidden_layers", "n_layer"),
-        num_heads=heads,
-        num_kv_heads=kv_heads,
-        head_dim=hidden // heads,
-        intermediate_size=c.optional_size("ffn_hidden_size") or 4 * hidden,
-        tie_embeddings=c.tie(True),
-        mlp_kind="plain",
-        norm_kind="layernorm",
-        norms_per_layer=2 if (not parallel or ln_in_parallel == 2) else 1,
-        qkv_bias=bias,
-        o_bias=bias,
-        mlp_bias=bias,
-    )
-
-
-def _read_bloom(c: _Config) -> dict:
-    # transformers/models/bloom/configuration_bloom.py: n_embed is an alias of hidden_size, n_layer and
-    # n_head of the layer / head counts; tie_word_embeddings=True (base class). modeling_bloom.py:
-    # word_embeddings_layernorm after the embedding, biases on every Linear, MLP width fixed at 4 * hidden,
-    # two LayerNorms per block, ALiBi (no position parameters).
-    hidden = c.size("hidden_size", "n_embed")
-    heads = c.size("n_head", "num_attention_heads")
-    if hidden % heads:
-        raise ValueError(f"hidden_size ({hidden}) is not divisible by n_head ({heads})")
-    return dict(
-        vocab_size=c.size("vocab_size"),
-        hidden_size=hidden,
-        num_layers=c.size("n_layer", "num_hidden_layers"),
-        num_heads=heads,
-        num_kv_heads=heads,
-        head_dim=hidden // heads,
-        intermediate_size=4 * hidden,
-        tie_embeddings=c.tie(True),
-        mlp_kind="plain",
-        norm_kind="layernorm",
-        embedding_norm=True,
-        qkv_bias=True,
-        o_bias=True,
-        mlp_bias=True,
-    )
-
-
-def _read_deepseek(c: _Config, v3: bool) -> dict:
-    # Defaults from transformers/models/deepseek_v2/configuration_deepseek_v2.py and
-    # transformers/models/deepseek_v3/configuration_deepseek_v3.py (V2 | V3):
-    #   num_key_value_heads None -> heads | 128, q_lora_rank 1536, kv_lora_rank 512, qk_nope_head_dim 128,
-    #   qk_rope_head_dim 64, v_head_dim 128, n_routed_experts 64 | 256, n_shared_experts 2 | 1,
-    #   num_experts_per_tok None | 8, moe_intermediate_size 1407 | 2048, first_k_dense_replace 0 | 3.
-    # modeling_deepseek_v2.py / _v3.py: layer i is MoE when i >= first_k_dense_replace; a MoE block has
-    # n_routed_experts gated experts, a router weight (n_routed_experts x hidden) and one shared MLP of
-    # width moe_intermediate_size * n_shared_experts. V3's e_score_correction_bias is a registered
-    # buffer in transformers, not a parameter, so it is not counted (it is saved in the checkpoint).
-    # DeepSeek's own code also requires i % moe_layer_freq == 0; transformers ignores moe_layer_freq;
-    # every released checkpoint has moe_layer_freq = 1, where the two agree. We follow DeepSeek's code.
-    hidden = c.size("hidden_size")
-    heads = c.size("num_attention_heads")
-    layers = c.size("num_hidden_layers")
-    nope = c.size("qk_nope_head_dim", default=128)
-    rope = c.size("qk_rope_head_dim", default=64)
-    experts = c.count("n_routed_experts", 256 if v3 else 64)
-    moe_layers: tuple[int, ...] = ()
-    top_k = 0
-    if experts:
-        first_dense = c.count("first_k_dense_replace", 3 if v3 else 0)
-        freq = c.size("moe_layer_freq", default=1)
-        moe_layers = tuple(i for i in range(layers) if i >= first_dense and i % freq == 0)
-        top_k = c.size("num_experts_per_tok", default=8 if v3 else None)
-    moe_width = c.size("moe_intermediate_size", default=2048 if v3 else 1407)
-    bias = c.flag("attention_bias", False)
-    fields = dict(
-        vocab_size=c.size("vocab_size"),
-        hidden_size=hidden,
-        num_layers=layers,
-        num_heads=heads,
-        num_kv_heads=c.kv_heads(heads, default=128 if v3 else None),
-        head_dim=nope + rope,
-        intermediate_size=c.size("intermediate_size"),
-        tie_embeddings=c.tie(False),
-        qkv_bias=bias,
-        o_bias=bias,
-        mlp_bias=False if v3 else c.flag("mlp_bias", False),
-        q_lora_rank=c.optional_size("q_lora_rank", default=1536),
-        kv_lora_rank=c.size("kv_lora_rank", default=512),
-        qk_nope_head_dim=nope,
-        qk_rope_head_dim=rope,
-        v_head_dim=c.size("v_head_dim", default=128),
-    )
-    if moe_layers:
-        fields.update(_moe_fields(experts, top_k, moe_width, moe_layers))
-        fields["shared_experts_intermediate_size"] = moe_width * c.count("n_shared_experts", 1 if v3 else 2)
-    return fields
-
-
-def _moe_fields(experts: int, top_k: int, width: int, moe_layers: tuple[int, ...]) -> dict:
-    if top_k > experts:
-        raise ValueError(f"num_experts_per_tok ({top_k}) cannot exceed the number of experts ({experts})")
-    return dict(num_experts=experts, experts_per_token=top_k, moe_intermediate_size=width, moe_layers=moe_layers)
-
-
-_READERS: dict[str, Callable[[_Config], dict]] = {
-    "gpt2": _read_gpt2,
-    "llama": _read_llama,
-    "mistral": _read_mistral,
-    "mixtral": _read_mixtral,
-    "qwen2": _read_qwen2,
-    "qwen3": _read_qwen3,
-    "qwen3_moe": _read_qwen3_moe,
-    "gemma2": _read_gemma2,
-    "phi3": _read_phi3,
-    "falcon": _read_falcon,
-    "bloom": _read_bloom,
-    "deepseek_v2": lambda c: _read_deepseek(c, v3=False),
-    "deepseek_v3": lambda c: _read_deepseek(c, v3=True),
-}
-
-SUPPORTED_MODEL_TYPES: tuple[str, ...] = tuple(_READERS)
+from .architectures import SUPPORTED_MODEL_TYPES  # noqa: E402  (the registry lives with the readers)

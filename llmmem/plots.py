@@ -190,11 +190,19 @@ def plot_param_shares(specs, ax=None):
     labels = list(specs)
     names = ["embedding", "attention", "mlp", "norms", "lm_head"]
     shown = {"embedding": "embedding", "attention": "attention", "mlp": "MLP / experts", "norms": "norms",
-             "lm_head": "LM head (untied)"}
+             "lm_head": "LM head (untied)", "vision": "vision tower + projector"}
     colors = dict(zip(names, (PALETTE[0], PALETTE[1], PALETTE[2], PALETTE[6], PALETTE[3]), strict=True))
+    if any(specs[m].is_multimodal for m in labels):  # vision-language models: their vision part too
+        names.append("vision")
+        colors["vision"] = PALETTE[5]
+
+    def count(spec, name):
+        c = spec.param_counts()
+        return c.get("vision_tower", 0) + c.get("projector", 0) if name == "vision" else c[name]
+
     left = [0.0] * len(labels)
     for name in names:
-        shares = [100 * specs[m].param_counts()[name] / specs[m].num_params() for m in labels]
+        shares = [100 * count(specs[m], name) / specs[m].num_params() for m in labels]
         ax.barh(labels, shares, left=left, color=colors[name], label=shown[name])
         left = [a + b for a, b in zip(left, shares, strict=True)]
     for i, m in enumerate(labels):
@@ -203,7 +211,7 @@ def plot_param_shares(specs, ax=None):
     ax.invert_yaxis()
     ax.set_xlabel("share of the model's parameters, %")
     ax.set_title("Where the parameters are (total in billions at the right)")
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.06), ncol=5, fontsize=8, frameon=False)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.06), ncol=min(len(names), 6), fontsize=8, frameon=False)
     return ax
 
 

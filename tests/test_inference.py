@@ -293,7 +293,7 @@ def test_activations_grow_with_tokens_until_the_chunk_budget():
 
 
 def test_max_context_is_the_edge_of_fitting():
-    h100 = get_gpu("H100-80GB").memory_bytes
+    h100 = 0.9 * get_gpu("H100-80GB").memory_bytes  # vLLM's default gpu_memory_utilization
     n = max_context(L8, "H100-80GB")
     assert inference_memory(L8, seq_len=n).total <= h100 < inference_memory(L8, seq_len=n + 1).total
     assert n > 400_000  # about 0.5 M tokens of bf16 KV fit beside 16 GB of weights
@@ -303,7 +303,7 @@ def test_max_context_is_the_edge_of_fitting():
 
 
 def test_max_batch_is_the_edge_of_fitting():
-    h100 = get_gpu("H100-80GB").memory_bytes
+    h100 = 0.9 * get_gpu("H100-80GB").memory_bytes  # vLLM's default gpu_memory_utilization
     b = max_batch(L8, "H100-80GB", seq_len=8192)
     assert inference_memory(L8, batch=b, seq_len=8192).total <= h100 < inference_memory(L8, batch=b + 1).total
     assert max_batch(L70, "H100-80GB", seq_len=8192) == 0
@@ -311,7 +311,12 @@ def test_max_batch_is_the_edge_of_fitting():
 
 
 def test_cheapest_weight_format_70b_on_one_h100():
-    choice = cheapest_weight_format(L70, "H100-80GB", seq_len=8192, batch=1)
+    # Issue 15 item 7: at vLLM's default 90 % of the card, 72.6 GB of fp8 weights leave no room for an 8k
+    # sequence; the whole card (gpu_memory_utilization=1.0) would take it.
+    at_90 = cheapest_weight_format(L70, "H100-80GB", seq_len=8192, batch=1)
+    assert "fp8" not in at_90.fitting and at_90.best == "int4"
+    assert at_90.totals["fp8"] > 0.9 * get_gpu("H100-80GB").memory_bytes
+    choice = cheapest_weight_format(L70, "H100-80GB", seq_len=8192, batch=1, gpu_memory_utilization=1.0)
     assert isinstance(choice, WeightFormatChoice)
     assert choice.best == "fp8" and choice.fitting[0] == "fp8"
     assert "bf16" not in choice.fitting and "int4" in choice.fitting
@@ -353,3 +358,27 @@ def test_bench_inference_memory_parsed_spec(benchmark):
 def test_bench_inference_memory_from_config_dict(benchmark):
     result = benchmark(inference_memory, LLAMA_31_70B, "fp8", "bf16", 8, 8192, 2)
     assert result["kv_cache"] == 8 * 8192 * 327_680 // 2
+
+
+def test_max_context_stops_at_the_models_position_limit():
+    # Issue 13: memory alone lets Llama-3.1-405B (fp8, TP 8 on H100) hold more tokens than the model's
+    # 131,072 positions; max_context caps at max_position_embeddings and says so.
+    from llmmem.inference import max_context_explained
+
+    spec = ModelSpec.from_catalog("llama-3.1-405b")
+    assert spec.max_position_embeddings == 131072
+    by_memory = max_context(spec, "H100-80GB", weights="fp8", tp=8, cap_at_model_limit=False)
+    assert by_memory > 131072
+    n, why = max_context_explained(spec, "H100-80GB", weights="fp8", tp=8)
+    assert n == 131072 and "max_position_embeddings" in why and f"{by_memory:,}" in why
+    assert max_context(spec, "H100-80GB", weights="fp8", tp=8, gpu_memory_utilization=1.0) == 131072
+
+
+def test_serving_gpus_uses_only_tp_sizes_vllm_accepts():
+    from llmmem.inference import serving_gpus, valid_tp_sizes
+
+    assert valid_tp_sizes(L70, 16) == [1, 2, 4, 8, 16]  # 64 heads, 8 KV heads
+    tp, b, why = serving_gpus(L70, "H100-80GB", weights="bf16", kv_cache="fp8", batch=4, seq_len=131072)
+    assert tp == 4 and b.total <= 0.9 * get_gpu("H100-80GB").memory_bytes and "TP must divide" in why
+    three = inference_memory(L70, weights="bf16", kv_cache="fp8", batch=4, seq_len=131072).total
+    assert 2 < three / get_gpu("H100-80GB").memory_bytes <= 3  # the plain ceil(total / capacity) says 3

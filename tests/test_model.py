@@ -282,9 +282,18 @@ def test_spec_is_frozen_and_hashable():
 def test_unsupported_model_type_lists_supported():
     with pytest.raises(ValueError, match="unsupported model_type 'mamba'") as err:
         ModelSpec.from_hf_config({"model_type": "mamba", "hidden_size": 8})
-    for model_type in SUPPORTED_MODEL_TYPES:
+    # A short message (issue 12: under 300 characters) that names a few types and where to see them all.
+    assert len(str(err.value)) < 300 and "llmmem.SUPPORTED_MODEL_TYPES" in str(err.value)
+    for model_type in SUPPORTED_MODEL_TYPES[:8]:
         assert model_type in str(err.value)
-    assert len(SUPPORTED_MODEL_TYPES) == 13
+    for model_type in ("gemma3", "llama4", "gpt_oss", "qwen2_moe", "mistral3", "phi"):  # issue 13's list
+        assert model_type in SUPPORTED_MODEL_TYPES
+
+
+def test_unsupported_wrapper_names_the_text_config_route():
+    cfg = {"model_type": "some_vlm", "text_config": {"model_type": "llama"}, "vision_config": {}}
+    with pytest.raises(ValueError, match="text_config.*'llama'"):
+        ModelSpec.from_hf_config(cfg)
 
 
 def test_missing_model_type():
