@@ -197,6 +197,42 @@ def activation_bytes(spec: ModelSpec, batch=1, seq_len=4096, precision="bf16", r
     eager attention it drops 4*H*s + a*H*s and saves K/V un-repeated; sdpa already saves nothing s-sized.
     Mixed precision is counted as bf16 (a = 2); autocast's casts change the details.
     """
+    per_layer, once = activation_terms(spec, batch, seq_len, precision, recompute, attention)
+    return spec.num_layers * per_layer + once
+
+
+# Which saved input each linear module of a Llama layer reads: q/k/v read the first norm's output, o_proj the
+# attention output, gate/up the second norm's output, down_proj the SwiGLU product (transformers modeling_llama.py).
+LINEAR_INPUTS = {"q_proj": "attn_in", "k_proj": "attn_in", "v_proj": "attn_in", "qkv_proj": "attn_in",
+                 "o_proj": "o_in", "gate_proj": "mlp_in", "up_proj": "mlp_in", "gate_up_proj": "mlp_in",
+                 "down_proj": "down_in"}
+
+
+def activation_terms(spec: ModelSpec, batch=1, seq_len=4096, precision="bf16", recompute="none", attention="sdpa",
+                     *, trainable=True, lora_targets=(), lora_rank=0, lora_dropout=0.0, adapter_bytes=2,
+                     dropout_per="module", base_saves_input=False, norm_upcast=True, kv_expand=False) -> tuple:
+    """(bytes saved per decoder layer, bytes saved once per forward) for a Llama-family model: the one home of the
+    saved-tensor accounting that `activation_bytes` documents (its default arguments are full training).
+
+    The keywords describe what else can differ between real runs:
+    - `trainable=False`: the base weights are frozen (LoRA). A frozen Linear saves no input (autograd saves a
+      matmul's input only to compute the weight's gradient), a frozen norm weight no normalized tensor, a frozen
+      embedding no token ids; what the *input* gradient needs (norm statistics, attention, SwiGLU) stays.
+    - `base_saves_input=True`: the frozen Linear saves its input anyway. bitsandbytes' `MatMul4Bit.forward` keeps
+      `ctx.tensors = (A, B)` whenever any input needs grad (bitsandbytes autograd/_functions.py), so a QLoRA run
+      through bnb `Linear4bit` saves every linear input as full training does; torchao's `linear_nf4` (torchtune
+      QLoRA) saves only the weight.
+    - `lora_targets`, `lora_rank`, `lora_dropout`, `adapter_bytes`: each adapted module computes
+      B(A(dropout(x))). With dropout 0 and adapters in the activation dtype, A saves x itself (shared with the
+      base); adapters of another dtype save their own cast copy (peft casts x to the adapter dtype); with
+      dropout > 0 each dropout saves its output (adapter dtype) and a 1-byte bool mask (`native_dropout`), per
+      module (peft, torchtune: one dropout per module) or per input (`dropout_per="input"`: LitGPT's fused qkv
+      has one). A's output (rank values) is saved by B.
+    - `norm_upcast=False`: RMSNorm computed in the activation dtype (LitGPT's `RMSNorm`): saves its input and
+      1/rms in 16 bits instead of the fp32 copy.
+    - `kv_expand=True`: K and V are repeated to all query heads before SDPA (torchtune's `MultiHeadAttention`,
+      LitGPT's `CausalSelfAttention`), so SDPA saves them at query size.
+    """
     precision = _choice(precision, PRECISIONS, "precision")
     recompute = _choice(recompute, RECOMPUTE, "recompute")
     attention = _choice(attention, ATTENTION, "attention")
@@ -210,23 +246,44 @@ def activation_bytes(spec: ModelSpec, batch=1, seq_len=4096, precision="bf16", r
     q, k = heads * d, spec.num_kv_heads * d
     f = spec.intermediate_size
     tokens = batch * s
-    ids = 8  # int64 token ids, saved by the embedding (EmbeddingBackward needs the indices)
-    final_norm = 4 * h + 4 + a * h  # fp32 input (pow, mul), 1/rms (rsqrt), normalized (weight *)
+    ids = 8 if trainable else 0  # int64 token ids, saved by the embedding (EmbeddingBackward needs the indices)
+    norm_in = 4 * h + 4 if norm_upcast else a * h + a  # fp32 input (pow, mul) and 1/rms (rsqrt), or 16-bit ones
+    normalized = a * h if trainable else 0  # saved by `weight *` for the weight's gradient
+    final_norm = norm_in + normalized  # its output is saved by the LM head: counted with the loss
     if recompute == "full":
         # checkpoint's _NoopSaveInputs saves each layer's input hidden states (a*h)
-        return tokens * (spec.num_layers * a * h + ids + final_norm)
-    norm = final_norm + a * h  # + the norm's output, saved by the Linear(s) that read it
+        return tokens * a * h, tokens * (ids + final_norm)
+    kv = q if kv_expand else k
+    already = set()
     if attention == "sdpa":
-        attn = a * (q + 2 * k) + a * q + 4 * heads  # q, k, v; output (= o_proj input); fp32 logsumexp
+        core = a * (q + 2 * kv) + a * q + 4 * heads  # q, k, v; output (= o_proj input); fp32 logsumexp
+        already.add("o_in")
     elif recompute == "selective":
-        attn = a * (q + 2 * k) + a * q  # core attention inputs (before repeat_kv) and o_proj's input
+        core = a * (q + 2 * k)  # core attention inputs (before repeat_kv)
     else:
         softmax = 4 * heads * s + (a * heads * s if a != 4 else 0)  # fp32 softmax (+ its 16-bit cast)
-        attn = 3 * a * q + softmax + a * q  # q, repeat_kv(K), repeat_kv(V) (matmuls); o_proj input
-    mlp = 4 * a * f  # silu input, silu output, up output, their product
-    per_token_layer = 2 * norm + attn + mlp
+        core = 3 * a * q + softmax  # q, repeat_kv(K), repeat_kv(V) (matmuls)
+    core += 3 * a * f  # SwiGLU: silu's input (gate), silu(gate) and up (the mul)
+    widths = {"attn_in": h, "o_in": q, "mlp_in": h, "down_in": f}
+    targets = tuple(lora_targets or ())
+    inputs = 0
+    for group, width in widths.items():
+        mods = [t for t in targets if LINEAR_INPUTS.get(t) == group]
+        shared = trainable or base_saves_input
+        if mods:
+            if lora_dropout > 0:
+                copies = len(mods) if dropout_per == "module" else 1
+                inputs += copies * (adapter_bytes + 1) * width  # dropped-out copy + bool mask
+            elif adapter_bytes != a:
+                inputs += len(mods) * adapter_bytes * width  # each module's cast copy of x
+            else:
+                shared = True  # A saves x itself
+            inputs += len(mods) * adapter_bytes * lora_rank  # A's output, saved by B
+        if shared and group not in already:
+            inputs += a * width
+    per_token_layer = 2 * (norm_in + normalized) + core + inputs
     rotary = 2 * a * d * s  # cos and sin, [1, s, head_dim], saved by q * cos and rotate_half(q) * sin
-    return tokens * (spec.num_layers * per_token_layer + ids + final_norm) + rotary
+    return tokens * per_token_layer, tokens * (ids + final_norm) + rotary
 
 
 def has_exact_activations(spec: ModelSpec) -> bool:
@@ -247,22 +304,26 @@ def estimate_activation_bytes(spec: ModelSpec, batch=1, seq_len=4096, precision=
     return scale * approx, f"Korthikanti et al. 2022's GPT-style formula: an approximation for {spec.model_type}"
 
 
-def logits_bytes(spec: ModelSpec, batch=1, seq_len=4096, precision="bf16") -> int:
+def logits_bytes(spec: ModelSpec, batch=1, seq_len=4096, precision="bf16", *, logit_bytes=4,
+                 head_saves_input=True) -> int:
     """Bytes saved by the LM head and the loss, counting each storage once (transformers' `ForCausalLMLoss`):
     the LM head's input, the final norm's output (a*h per token, a = 4 for fp32, else 2), the fp32
     log-softmax over the vocabulary (4*V per token: the loss upcasts logits to fp32, `log_softmax` saves its
     output), the int64 shifted labels (8 per token, `nll_loss`; one more with batch 1) and nll_loss's fp32
     `total_weight` scalar (4 B).
     The returned `logits` tensor itself (a*V per token) is not saved for backward, but stays alive as long as
-    the caller holds the model's output."""
+    the caller holds the model's output.
+    `logit_bytes=2`: a loss that does not upcast (`torch.nn.CrossEntropyLoss` on bf16 logits, torchtune's and
+    LitGPT's recipes) saves a 16-bit log-softmax; `head_saves_input=False`: a frozen LM head (LoRA) saves no input."""
     precision = _choice(precision, PRECISIONS, "precision")
     _check_positive(batch, "batch")
     _check_positive(seq_len, "seq_len")
     a = 4 if precision == "fp32" else 2
+    head = a * spec.hidden_size if head_saves_input else 0
     # ForCausalLMLoss pads the labels by one and keeps labels[..., 1:].contiguous(): with batch 1 that slice is
     # already contiguous, so nll_loss keeps the padded storage, one label (8 B) more
     padded = 8 if batch == 1 else 0
-    return batch * seq_len * (a * spec.hidden_size + 4 * spec.vocab_size + 8) + padded + 4
+    return batch * seq_len * (head + logit_bytes * spec.vocab_size + 8) + padded + 4
 
 
 def korthikanti_activation_bytes(spec: ModelSpec, batch=1, seq_len=4096, recompute="none", tp=1) -> int:
