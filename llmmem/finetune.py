@@ -63,6 +63,11 @@ def _targets(spec: ModelSpec, targets) -> tuple:
     return tuple(dict.fromkeys(chosen))
 
 
+def resolve_targets(spec: ModelSpec, targets) -> tuple:
+    """The module names a `targets` argument stands for (a group such as "all-linear", or names), validated."""
+    return _targets(spec, targets)
+
+
 def _check_rank(rank) -> int:
     if isinstance(rank, bool) or not isinstance(rank, int) or rank <= 0:
         raise ValueError(f"LoRA rank must be a positive whole number (8, 16, 64 ...); got {rank!r}")

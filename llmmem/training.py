@@ -210,7 +210,8 @@ LINEAR_INPUTS = {"q_proj": "attn_in", "k_proj": "attn_in", "v_proj": "attn_in", 
 
 def activation_terms(spec: ModelSpec, batch=1, seq_len=4096, precision="bf16", recompute="none", attention="sdpa",
                      *, trainable=True, lora_targets=(), lora_rank=0, lora_dropout=0.0, adapter_bytes=2,
-                     dropout_per="module", base_saves_input=False, norm_upcast=True, kv_expand=False) -> tuple:
+                     dropout_per="module", dropout_mask_bytes=1, base_saves_input=False, norm_upcast=True,
+                     kv_expand=False) -> tuple:
     """(bytes saved per decoder layer, bytes saved once per forward) for a Llama-family model: the one home of the
     saved-tensor accounting that `activation_bytes` documents (its default arguments are full training).
 
@@ -227,7 +228,10 @@ def activation_terms(spec: ModelSpec, batch=1, seq_len=4096, precision="bf16", r
       base); adapters of another dtype save their own cast copy (peft casts x to the adapter dtype); with
       dropout > 0 each dropout saves its output (adapter dtype) and a 1-byte bool mask (`native_dropout`), per
       module (peft, torchtune: one dropout per module) or per input (`dropout_per="input"`: LitGPT's fused qkv
-      has one). A's output (rank values) is saved by B.
+      has one). A's output (rank values) is saved by B. `dropout_mask_bytes`: 1 on CUDA (the fused
+      `native_dropout` keeps a bool mask); on CPU ATen's dropout multiplies by a noise tensor of the input's dtype.
+      With a frozen embedding nothing before the first adapter needs a gradient: layer 0's input norm and the
+      dropout masks of its q/k/v adapters save nothing (checked storage by storage with peft on CPU).
     - `norm_upcast=False`: RMSNorm computed in the activation dtype (LitGPT's `RMSNorm`): saves its input and
       1/rms in 16 bits instead of the fp32 copy.
     - `kv_expand=True`: K and V are repeated to all query heads before SDPA (torchtune's `MultiHeadAttention`,
@@ -273,7 +277,7 @@ def activation_terms(spec: ModelSpec, batch=1, seq_len=4096, precision="bf16", r
         if mods:
             if lora_dropout > 0:
                 copies = len(mods) if dropout_per == "module" else 1
-                inputs += copies * (adapter_bytes + 1) * width  # dropped-out copy + bool mask
+                inputs += copies * (adapter_bytes + dropout_mask_bytes) * width  # dropped-out copy + mask
             elif adapter_bytes != a:
                 inputs += len(mods) * adapter_bytes * width  # each module's cast copy of x
             else:
@@ -283,7 +287,13 @@ def activation_terms(spec: ModelSpec, batch=1, seq_len=4096, precision="bf16", r
             inputs += a * width
     per_token_layer = 2 * (norm_in + normalized) + core + inputs
     rotary = 2 * a * d * s  # cos and sin, [1, s, head_dim], saved by q * cos and rotate_half(q) * sin
-    return tokens * per_token_layer, tokens * (ids + final_norm) + rotary
+    first_layer = 0  # what layer 0 does not save when its input needs no gradient (frozen embedding)
+    if not trainable:
+        first_layer = norm_in
+        attn_mods = [t for t in targets if LINEAR_INPUTS.get(t) == "attn_in"]
+        if attn_mods and lora_dropout > 0:
+            first_layer += (len(attn_mods) if dropout_per == "module" else 1) * dropout_mask_bytes * h
+    return tokens * per_token_layer, tokens * (ids + final_norm - first_layer) + rotary
 
 
 def has_exact_activations(spec: ModelSpec) -> bool:

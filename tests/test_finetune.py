@@ -85,3 +85,35 @@ def test_lora_count_equals_the_sympy_formula_per_matrix():
     expected = sum(int(per_matrix.subs({s.LR_r: 16, s.LR_in: cols, s.LR_out: rows})) * n
                    for name, rows, cols, n in LLAMA_8B.weight_matrices() if name in attention)
     assert lora_trainable_params(LLAMA_8B, 16, "attention") == expected
+
+
+@pytest.mark.parametrize("targets, dropout, adapter_dtype", [
+    (("q_proj", "v_proj"), 0.0, "bf16"),
+    (("q_proj", "v_proj"), 0.05, "bf16"),
+    (("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"), 0.05, "bf16"),
+    (("q_proj", "v_proj"), 0.0, "fp32"),
+    (("q_proj", "v_proj", "down_proj"), 0.1, "fp32"),
+])
+def test_lora_saved_activations_match_peft_storage_by_storage(targets, dropout, adapter_dtype):
+    """Frozen base + adapters: what autograd saves in a peft LoRA model equals `activation_terms(trainable=False)`,
+    dropout copies and masks included (CPU dropout keeps its noise in the input's dtype, CUDA a bool mask)."""
+    pytest.importorskip("torch")
+    peft = pytest.importorskip("peft")
+    from llmmem import measure
+    from llmmem.training import activation_terms
+
+    cfg = measure.tiny_config(hidden_size=128, num_layers=2, num_heads=4, num_kv_heads=2)
+    spec = ModelSpec.from_hf_config(cfg.to_dict())
+    model = measure.build_model(cfg, dtype="bf16")
+    lora = peft.get_peft_model(model, peft.LoraConfig(r=8, target_modules=list(targets), lora_dropout=dropout),
+                               autocast_adapter_dtype=adapter_dtype == "fp32")
+    lora.train()
+    got = measure.saved_tensor_bytes(lora.base_model.model, batch=2, seq_len=32)
+    ab = 4 if adapter_dtype == "fp32" else 2
+    per_layer, once = activation_terms(spec, 2, 32, "bf16", trainable=False, lora_targets=targets, lora_rank=8,
+                                       lora_dropout=dropout, adapter_bytes=ab, dropout_mask_bytes=ab)
+    assert got["activations"] == spec.num_layers * per_layer + once
+    without = activation_terms(spec, 2, 32, "bf16", trainable=False, lora_targets=targets, lora_rank=8,
+                               adapter_bytes=ab)
+    if dropout:
+        assert per_layer > without[0]  # dropout's copies are not free: "as full training" was no bound
