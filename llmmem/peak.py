@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from numbers import Integral, Real
+from typing import Any
 
 from .breakdown import Breakdown
 from .finetune import lora_adapter_matrices, resolve_targets
@@ -61,23 +62,27 @@ _LARGE_ALLOC = 10 * MiB
 _ROUND_LARGE = 2 * MiB
 
 # The framework a run used decides details of what is saved; each preset says where it is read from.
-FRAMEWORKS = {
+FRAMEWORKS: dict[str, dict[str, Any]] = {
     # transformers + peft: RMSNorm upcasts to fp32 (modeling_llama.py), K/V not repeated for SDPA (enable_gqa),
     # ForCausalLMLoss upcasts the logits to fp32 and the caller holds the model output's logits; peft keeps one
     # dropout per module and upcasts adapters to fp32 (autocast_adapter_dtype=True); QLoRA through bnb Linear4bit.
     "transformers": {"norm_upcast": True, "kv_expand": False, "loss_upcast": True, "keep_logits": True,
                      "loss_chunks": 8, "dropout_per": "module", "nf4_saves_input": True, "lora_adapter_bytes": 4},
     # torchtune (recipes/full_finetune_single_device.py, lora_finetune_single_device.py): RMSNorm in fp32,
-    # MultiHeadAttention expands K/V to all heads before SDPA, `del logits` after the loss ("free logits otherwise
-    # it peaks backward memory"), torch.nn.CrossEntropyLoss on bf16 logits unless CEWithChunkedOutputLoss
-    # (8 chunks, each upcast to fp32), adapters in the model dtype, QLoRA through torchao's linear_nf4.
-    "torchtune": {"norm_upcast": True, "kv_expand": True, "loss_upcast": False, "keep_logits": False,
+    # MultiHeadAttention expands K/V to all heads before SDPA, the decoder returns `self.output(h).float()`
+    # (torchtune/modules/transformer.py) and the recipe runs `del logits` after the loss ("free logits otherwise
+    # it peaks backward memory"); CEWithChunkedOutputLoss projects 8 chunks in bf16 and upcasts one at a time;
+    # adapters in the model dtype; QLoRA through torchao's linear_nf4.
+    "torchtune": {"norm_upcast": True, "kv_expand": True, "loss_upcast": True, "keep_logits": False,
                   "loss_chunks": 8, "chunked_upcast": True, "dropout_per": "module", "nf4_saves_input": False,
                   "lora_adapter_bytes": None},
     # LitGPT at 8641822 (finetune/lora.py, lit_gpt/model.py, rmsnorm.py): RMSNorm in the model dtype, fused qkv
     # with one LoRA dropout, K/V expanded for GQA, `lm_head_chunk_size=128` and chunked_cross_entropy on bf16
-    # chunks (no upcast), the logits list held by the training loop, bnb Linear4bit for nf4.
-    "litgpt": {"norm_upcast": False, "kv_expand": True, "loss_upcast": False, "keep_logits": True,
+    # chunks (no upcast), the logits list held by the training loop, bnb Linear4bit for nf4. Its resource table
+    # (torch 2.1) grows by 7.8 GB from micro-batch 1 to 2 at 1,304 tokens: what a layer saves when every Linear
+    # and norm keeps its input as in full training, not what a frozen base saves on torch 2.13 (measured with
+    # peft): `frozen_saves` reads the run that way (inferred from the measurements, not from the code).
+    "litgpt": {"frozen_saves": True, "norm_upcast": False, "kv_expand": True, "loss_upcast": False, "keep_logits": True,
                "loss_chunk_tokens": 128, "chunked_upcast": False, "dropout_per": "input", "nf4_saves_input": True,
                "lora_adapter_bytes": None},
 }
@@ -166,7 +171,7 @@ def training_peak(spec, method="full", precision="bf16", optimizer="adamw", batc
         _flag(value, what)
     if strategy is None and n_gpus != 1:
         raise ValueError(f"n_gpus={n_gpus} needs a strategy: 'ddp', 'fsdp' or 'fsdp-offload'")
-    if isinstance(lora_dropout, bool) or not isinstance(lora_dropout, Real) or not 0 <= lora_dropout < 1:
+    if isinstance(lora_dropout, bool) or not isinstance(lora_dropout, Real) or not 0 <= float(lora_dropout) < 1:
         raise ValueError(f"lora_dropout must be a probability in [0, 1); got {lora_dropout!r}")
     if optimizer_in_backward and grad_accumulation > 1:
         raise ValueError("optimizer_in_backward steps at every backward: it cannot accumulate gradients")
@@ -185,7 +190,6 @@ def training_peak(spec, method="full", precision="bf16", optimizer="adamw", batc
     static, tensors = {}, []  # tensors: persistent tensor sizes, for the allocator's rounding
     if method == "full":
         trainable = matrices
-        vectors = count - sum(r * c * n for _, r, c, n in matrices)
         static["weights"] = w_b * count
         if master_b:
             static["master_weights"] = master_b * count
@@ -254,12 +258,12 @@ def training_peak(spec, method="full", precision="bf16", optimizer="adamw", batc
         base["gathered_unit"] = gathered
 
     # ------------------------------------------------------------------ activations
-    frozen = method != "full"
+    frozen = method != "full" and not fw.get("frozen_saves", False)
     base_saves = method == "qlora" and fw["nf4_saves_input"] and (base_format or "nf4_dq").startswith("nf4")
     rank_used = 0 if method == "full" else (16 if lora_rank is None else lora_rank)
     if has_exact_activations(spec):
         kwargs = dict(trainable=not frozen, lora_targets=targets, lora_rank=rank_used, lora_dropout=lora_dropout,
-                      adapter_bytes=(ad_b if frozen else a), dropout_per=fw["dropout_per"],
+                      adapter_bytes=(a if method == "full" else ad_b), dropout_per=fw["dropout_per"],
                       base_saves_input=base_saves, norm_upcast=fw["norm_upcast"], kv_expand=fw["kv_expand"])
         per_layer, once = activation_terms(spec, batch, seq_len, precision, recompute, attention, **kwargs)
         layer_full, _ = activation_terms(spec, batch, seq_len, precision, "none", attention, **kwargs)
@@ -293,8 +297,8 @@ def training_peak(spec, method="full", precision="bf16", optimizer="adamw", batc
     bwd_loss = held + 2 * c * V * tokens // chunks  # gradients of log-softmax's output and input (one chunk)
     grad_accum_gpu = grads_gpu if grad_accumulation > 1 else 0
     head_params = V * spec.hidden_size
-    head_grad = 0 if frozen else math.ceil(head_params * grad_b / shard)
-    if strategy in ("fsdp", "fsdp-offload") and not frozen:
+    head_grad = 0 if method != "full" else math.ceil(head_params * grad_b / shard)
+    if strategy in ("fsdp", "fsdp-offload") and method == "full":
         head_grad = head_params * grad_b  # unsharded until reduce-scattered
 
     # ------------------------------------------------------------------ the moments
@@ -307,7 +311,7 @@ def training_peak(spec, method="full", precision="bf16", optimizer="adamw", batc
     start = {**common, "loss_saved": saved_loss, "loss_transient": bwd_loss}
     recompute_layer = layer_full if recompute != "none" else 0
     deeper = {**common, "loss_saved": 0, "gradients": grad_accum_gpu + head_grad,
-              "recomputed_layer": recompute_layer, "layer_gradients": 0 if frozen else layer_params * grad_b}
+              "recomputed_layer": recompute_layer, "layer_gradients": 0 if method != "full" else layer_params * grad_b}
     if activation_offload:
         deeper["prefetched_layer"] = per_layer
     b1, b2 = Breakdown(start, title="backward: start"), Breakdown(deeper, title="backward: first layers")
@@ -365,3 +369,34 @@ def _step_temporaries(impl: str, optimizer: str, largest: int, state_bytes: int,
 
 
 __all__ = ["CUDA_CONTEXT_NVML_BYTES", "FRAMEWORKS", "TrainingPeak", "training_peak"]
+
+
+# --------------------------------------------------------------------------- published runs
+
+_PEAK_KEYS = ("method", "precision", "optimizer", "batch", "seq_len", "recompute", "lora_rank", "lora_targets",
+              "lora_dropout", "optimizer_impl", "optimizer_in_backward", "chunked_loss", "activation_offload",
+              "n_gpus", "strategy", "framework", "adapter_dtype", "base_format", "compile")
+_UNITS = {"GB": GB, "GiB": GiB}
+
+
+def estimate_run(run: dict) -> TrainingPeak:
+    """`training_peak` for one entry of notebooks/data/training_runs.json (its "settings" and "reported" metric)."""
+    settings = run["settings"]
+    spec = ModelSpec.from_catalog(settings["model"])
+    kwargs = {k: settings[k] for k in _PEAK_KEYS if k in settings}
+    if "lora_targets" in kwargs:
+        kwargs["lora_targets"] = tuple(kwargs["lora_targets"])
+    return training_peak(spec, metric=run["reported"]["metric"], **kwargs)
+
+
+def compare_runs(runs) -> list:
+    """One row per run: id, reported bytes, estimated bytes, ratio, phase, and whether it counts as fully known."""
+    rows = []
+    for run in runs:
+        reported = run["reported"]["value"] * _UNITS[run["reported"]["unit"]]
+        peak = estimate_run(run)
+        rows.append({"id": run["id"], "reported_bytes": reported, "estimate_bytes": peak.bytes,
+                     "ratio": peak.bytes / reported, "phase": peak.phase, "unit": run["reported"]["unit"],
+                     "metric": run["reported"]["metric"], "fully_known": run["fully_known"] and run["modelled"],
+                     "upper_bound": run.get("upper_bound", False)})
+    return rows
