@@ -28,6 +28,7 @@ from .finetune import lora_adapter_matrices, resolve_targets
 from .formats import weight_bytes
 from .model import ModelSpec
 from .training import (
+    OPTIMIZER_IMPLS,
     OPTIMIZERS,
     PRECISIONS,
     RECOMPUTE,
@@ -38,12 +39,12 @@ from .training import (
     korthikanti_activation_bytes,
     logits_bytes,
     optimizer_state_bytes,
+    optimizer_step_temporaries,
     shaped_optimizer_state_bytes,
 )
 from .units import GB, GiB, MiB
 
 METHODS = ("full", "lora", "qlora")
-OPTIMIZER_IMPLS = ("foreach", "fused", "forloop")
 METRICS = ("allocated", "active", "reserved", "nvidia-smi")
 STRATEGIES = (None, "ddp", "fsdp", "fsdp-offload")
 
@@ -317,13 +318,13 @@ def training_peak(spec, method="full", precision="bf16", optimizer="adamw", batc
     b1, b2 = Breakdown(start, title="backward: start"), Breakdown(deeper, title="backward: first layers")
     phases["backward"] = b1 if b1.total >= b2.total else b2
     if optimizer_in_backward:
-        temps = _step_temporaries("forloop" if optimizer_impl != "fused" else "fused", optimizer, largest,
+        temps = optimizer_step_temporaries("forloop" if optimizer_impl != "fused" else "fused", optimizer, largest,
                                   step_state_b, trainable)
         phases["backward"] = Breakdown({**dict(phases["backward"]), "step_temporaries": temps},
                                        title=phases["backward"].title + ", optimizer in backward")
         notes.append("optimizer in backward: each gradient applied and freed as it is produced; no optimizer phase")
     else:
-        temps = _step_temporaries(optimizer_impl, optimizer, largest, step_state_b, trainable)
+        temps = optimizer_step_temporaries(optimizer_impl, optimizer, largest, step_state_b, trainable)
         step = {**base, "gradients": grads_gpu, "step_temporaries": math.ceil(temps / shard)}
         if strategy == "ddp":
             step["ddp_buckets"] = grads_gpu
@@ -351,21 +352,6 @@ def training_peak(spec, method="full", precision="bf16", optimizer="adamw", batc
                           notes=notes)
     return TrainingPeak(bytes=int(breakdown.total), phase=phase, breakdown=breakdown, metric=metric,
                         phases=phases, notes=tuple(notes))
-
-
-def _step_temporaries(impl: str, optimizer: str, largest: int, state_bytes: int, trainable) -> int:
-    """Bytes the optimizer step allocates beyond its states, by implementation (torch/optim/adamw.py):
-    `_multi_tensor_adamw` (foreach) computes `exp_avg_sq_sqrt = torch._foreach_sqrt(exp_avg_sqs)` for the whole
-    tensor list, one state-sized copy; `_fused_adamw` keeps intermediates in registers (none); `_single_tensor_adamw`
-    (forloop) one tensor's `denom` at a time (the largest parameter). Optimizers without a second moment (SGD,
-    Lion) and bitsandbytes' 8-bit and paged kernels, which update blockwise in place, add none here."""
-    if optimizer not in ("adamw", "adam"):
-        return 0
-    if impl == "fused":
-        return 0
-    if impl == "forloop":
-        return largest * state_bytes
-    return sum(r * c * n for _, r, c, n in trainable) * state_bytes
 
 
 __all__ = ["CUDA_CONTEXT_NVML_BYTES", "FRAMEWORKS", "TrainingPeak", "training_peak"]

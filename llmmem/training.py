@@ -354,23 +354,56 @@ def korthikanti_activation_bytes(spec: ModelSpec, batch=1, seq_len=4096, recompu
 
 # --------------------------------------------------------------------------- the timeline of one step
 
+OPTIMIZER_IMPLS = ("foreach", "fused", "forloop")
 
-def training_timeline(spec: ModelSpec, **kwargs) -> dict:
+
+def optimizer_step_temporaries(impl: str, optimizer: str, largest: int, state_bytes: int, matrices) -> int:
+    """Bytes an optimizer step allocates beyond its states, by implementation (torch/optim/adamw.py).
+
+    - "foreach" (PyTorch's default on CUDA): `_multi_tensor_adamw` computes `exp_avg_sq_sqrt =
+      torch._foreach_sqrt(exp_avg_sqs)` for the whole tensor list: one state-sized copy. The torch.optim docs:
+      foreach "uses more peak memory ... roughly sizeof(params)" (counted here over `matrices`, the weights).
+    - "fused": `_fused_adamw` keeps its intermediates in registers: none.
+    - "forloop": `_single_tensor_adamw` builds one tensor's `denom` at a time: the `largest` parameter.
+    Optimizers without a second moment (SGD, Lion) and bitsandbytes' 8-bit and paged kernels, which update
+    block by block in place, add none here. The states themselves are allocated lazily, at the first step.
+    """
+    impl = _choice(impl, OPTIMIZER_IMPLS, "optimizer_impl")
+    if optimizer not in ("adamw", "adam") or impl == "fused":
+        return 0
+    if impl == "forloop":
+        return largest * state_bytes
+    return sum(r * c * n for _, r, c, n in matrices) * state_bytes
+
+
+def training_timeline(spec: ModelSpec, optimizer_impl="foreach", **kwargs) -> dict:
     """Memory at the three moments of a training step that decide the peak, as Breakdowns.
 
     - after forward: the model states (weights, master weights, optimizer states) plus everything saved
       for backward (activations, logits); gradients are not allocated yet (`zero_grad(set_to_none=True)`).
-    - start of backward: the same, plus the gradient of the logits (fp32, as large as the saved logits):
-      the usual peak.
-    - optimizer step: the activations are freed; model states plus the full gradients.
+    - start of backward: the same, plus the gradient of the logits (fp32, as large as the saved logits).
+    - optimizer step: the activations are freed; model states plus the full gradients, plus the step's
+      temporaries (`optimizer_step_temporaries`): with PyTorch's default foreach AdamW one more copy of the
+      parameters' size, so the step, not the backward pass, is often the peak; fused AdamW adds nothing.
+    The optimizer states exist from the first step on (allocated lazily there), so they are counted in every
+    moment of a later step. `llmmem.training_peak` follows the same moments with more detail.
     """
     full = training_memory(spec, **kwargs)
+    optimizer = kwargs.get("optimizer", "adamw")
+    precision = _choice(kwargs.get("precision", "mixed-bf16"), PRECISIONS, "precision")
+    state_b = _bytes_per_param(precision)[3]
+    matrices = spec.weight_matrices()
+    temps = optimizer_step_temporaries(optimizer_impl, _name(optimizer, "optimizer"),
+                                       max(r * c for _, r, c, _ in matrices), state_b, matrices)
     static = {k: full[k] for k in ("weights", "master_weights", "optimizer_states", "overhead") if k in full}
     saved = {"activations": full["activations"], "logits": full["logits"]}
+    step = {**static, "gradients": full["gradients"]}
+    if temps:
+        step["step_temporaries"] = temps
     return {
         "after forward": Breakdown({**static, **saved}, title="after forward"),
         "start of backward": Breakdown({**static, **saved, "logits_grad": full["logits"]}, title="start of backward"),
-        "optimizer step": Breakdown({**static, "gradients": full["gradients"]}, title="optimizer step"),
+        "optimizer step": Breakdown(step, title=f"optimizer step ({optimizer_impl})"),
     }
 
 
