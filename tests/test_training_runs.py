@@ -116,3 +116,24 @@ def test_bad_input_is_a_clear_value_error():
         llmmem.training_peak(SPEC, method="lora", lora_dropout=1.5)
     with pytest.raises(ValueError, match="metric"):
         llmmem.training_peak(SPEC, metric="smi")
+
+
+def test_reserved_rounds_each_large_tensor_up_to_2_mib_and_nvidia_smi_adds_the_context():
+    from llmmem.peak import _round_reserved
+
+    assert _round_reserved(1) == 512 and _round_reserved(513) == 1024
+    assert _round_reserved(10 * 2**20 + 1) == 12 * 2**20  # above 10 MiB: whole 2 MiB blocks
+    kw = dict(batch=1, seq_len=256)
+    allocated = llmmem.training_peak(SPEC, **kw)
+    reserved = llmmem.training_peak(SPEC, metric="reserved", **kw)
+    smi = llmmem.training_peak(SPEC, metric="nvidia-smi", **kw)
+    assert reserved.bytes - allocated.bytes == reserved.breakdown["allocator_rounding"] > 0
+    assert smi.bytes - reserved.bytes == llmmem.peak.CUDA_CONTEXT_NVML_BYTES
+    assert reserved.phase == allocated.phase
+
+
+def test_activation_offload_keeps_one_layer_on_the_gpu():
+    kw = dict(batch=2, seq_len=4096, recompute="full", framework="torchtune", chunked_loss=True)
+    on, off = llmmem.training_peak(SPEC, **kw), llmmem.training_peak(SPEC, activation_offload=True, **kw)
+    layer_input = 2 * 3072 * 2 * 4096  # bf16 hidden states of 2 x 4096 tokens, saved per layer by checkpointing
+    assert on.phases["forward"]["activations"] - off.phases["forward"]["activations"] == 27 * layer_input
