@@ -25,6 +25,7 @@ from .inference import (
 )
 from .model import SUPPORTED_MODEL_TYPES, ModelSpec, catalog_names
 from .parallel import gpus_needed_for_training, sharded_training_memory, zero_model_states_per_gpu
+from .peak import TrainingPeak, training_peak
 from .speed import (
     decode_throughput,
     expected_distinct_experts,
@@ -46,7 +47,7 @@ __all__ = [
     "max_concurrency", "max_context", "parse_context", "parse_count", "qlora_memory", "read_safetensors_counts",
     "read_safetensors_header", "safetensors_total_params", "serving_breakdown", "serving_memory",
     "sharded_training_memory", "to_gb", "to_gib", "training_memory", "training_memory_seed",
-    "training_timeline", "weight_bytes", "zero_model_states_per_gpu",
+    "training_peak", "training_timeline", "TrainingPeak", "weight_bytes", "zero_model_states_per_gpu",
     "decode_throughput", "prefill_time", "ridge_batch", "expected_distinct_experts", "speculative_decoding",
     "speculative_expected_tokens",
 ]

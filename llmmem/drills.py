@@ -308,7 +308,7 @@ def lora_drill(model="llama-3.1-8b", rank=16, targets="attention", batch=1, seq_
                   f"batch {batch} x {_tokens(seq_len)})?", b.total, "bytes", BYTES_TOLERANCE, _sum_line(b),
                   {"model": model, "rank": rank, "targets": targets, "batch": batch, "seq_len": seq_len}),
             Drill("qlora", "And with QLoRA (NF4 base with double quantization, rank 64 on all linear layers, "
-                  "paged 8-bit AdamW, checkpointing)?", q.total, "bytes", BYTES_TOLERANCE, _sum_line(q),
+                  "paged 32-bit AdamW, checkpointing)?", q.total, "bytes", BYTES_TOLERANCE, _sum_line(q),
                   {"model": model, "batch": batch, "seq_len": seq_len}),
         ),
     )

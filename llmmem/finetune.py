@@ -4,7 +4,8 @@ LoRA (Hu et al. 2021, "LoRA: Low-Rank Adaptation of Large Language Models") free
 for each targeted r_out x r_in weight matrix W, a low-rank update B A with A: rank x r_in and B: r_out x rank.
 Only A and B get gradients and optimizer states; the frozen base still holds its weights and the activations
 still flow through every layer. QLoRA (Dettmers et al. 2023) stores the frozen base in NF4 with double
-quantization, keeps the adapters in bf16, and uses paged 8-bit AdamW.
+quantization, keeps the adapters in bf16, and uses paged AdamW: its reference code defaults to
+`optim="paged_adamw_32bit"` (artidoro/qlora@7f4e95a6:qlora.py), 32-bit states in CUDA managed memory.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from .formats import weight_bytes
 from .model import ModelSpec
 from .training import (
     CUDA_CONTEXT_BYTES,
+    activation_terms,
     estimate_activation_bytes,
+    has_exact_activations,
     logits_bytes,
     shaped_optimizer_state_bytes,
 )
@@ -65,6 +68,11 @@ def _targets(spec: ModelSpec, targets) -> tuple:
     return tuple(dict.fromkeys(chosen))
 
 
+def resolve_targets(spec: ModelSpec, targets) -> tuple:
+    """The module names a `targets` argument stands for (a group such as "all-linear", or names), validated."""
+    return _targets(spec, targets)
+
+
 def _check_rank(rank) -> int:
     if isinstance(rank, bool) or not isinstance(rank, int) or rank <= 0:
         raise ValueError(f"LoRA rank must be a positive whole number (8, 16, 64 ...); got {quote(rank)}")
@@ -90,13 +98,18 @@ def lora_trainable_params(spec: ModelSpec, rank=16, targets="attention") -> int:
 
 def lora_memory(spec: ModelSpec, rank=16, targets="attention", base_format="bf16", adapter_dtype="fp32",
                 optimizer="adamw", batch=1, seq_len=2048, recompute="none", attention="sdpa",
-                overhead_bytes=CUDA_CONTEXT_BYTES) -> Breakdown:
+                overhead_bytes=CUDA_CONTEXT_BYTES, lora_dropout=0.0) -> Breakdown:
     """Memory to fine-tune with LoRA on one GPU.
 
     Frozen base weights in `base_format`; adapters, their gradients and optimizer states in `adapter_dtype`
-    (peft's default upcasts adapters to fp32: `autocast_adapter_dtype=True`); activations as in full
-    training at 16 bits (an upper bound: a frozen linear layer need not save its input, but the norms,
-    attention and MLP nonlinearity still do); logits and loss as in training.
+    (peft's default upcasts adapters to fp32: `autocast_adapter_dtype=True`). Activations are what a frozen
+    base saves (`training.activation_terms(trainable=False)`, checked storage by storage against peft): frozen
+    Linears keep no input, but the norms, attention and SwiGLU still do, and each adapted module keeps what its
+    adapter needs. With `lora_dropout > 0` (QLoRA used 0.05) every adapted module saves its own dropped-out
+    copy of the input and a mask, so LoRA's activations can *exceed* full training's: "as full training" is no
+    upper bound. A bitsandbytes 4-bit base (QLoRA) saves every linear input as full training does
+    (`MatMul4Bit` keeps its input whenever it needs a gradient). Logits and loss as in training, with a frozen
+    head that saves no input (unless 4-bit).
     """
     if not isinstance(spec, ModelSpec):
         raise ValueError("LoRA memory needs a ModelSpec (the adapters' size depends on the layer shapes)")
@@ -105,13 +118,22 @@ def lora_memory(spec: ModelSpec, rank=16, targets="attention", base_format="bf16
     adapters = lora_adapter_matrices(spec, rank, targets)
     trainable = sum(r * c * n for _, r, c, n in adapters)
     a = ADAPTER_BYTES[adapter_dtype]
+    chosen_targets = _targets(spec, targets)
+    bnb_4bit = str(base_format).startswith(("nf4", "fp4", "int4"))
+    if has_exact_activations(spec):
+        per_layer, once = activation_terms(spec, batch, seq_len, "bf16", recompute, attention, trainable=False,
+                                           lora_targets=chosen_targets, lora_rank=rank, lora_dropout=lora_dropout,
+                                           adapter_bytes=a, base_saves_input=bnb_4bit)
+        activations = spec.num_layers * per_layer + once
+    else:  # other families: full training's approximation
+        activations = estimate_activation_bytes(spec, batch, seq_len, "bf16", recompute, attention)[0]
     parts = {
         "weights": weight_bytes(spec, base_format),
         "adapter_weights": a * trainable,
         "gradients": a * trainable,
         "optimizer_states": shaped_optimizer_state_bytes(adapters, 0, optimizer, state_bytes=4),
-        "activations": estimate_activation_bytes(spec, batch, seq_len, "bf16", recompute, attention)[0],
-        "logits": logits_bytes(spec, batch, seq_len),
+        "activations": activations,
+        "logits": logits_bytes(spec, batch, seq_len, head_saves_input=bnb_4bit),
         "overhead": overhead_bytes,
     }
     chosen = ", ".join(_targets(spec, targets))
@@ -120,8 +142,8 @@ def lora_memory(spec: ModelSpec, rank=16, targets="attention", base_format="bf16
         f"({100 * trainable / spec.num_params():.2f} % of {spec.num_params():,})",
         f"base weights frozen in {base_format}; adapters, gradients in {adapter_dtype}; "
         f"{optimizer} states for adapters only",
-        f"activations: batch {batch} x {seq_len} tokens, recompute={recompute}, "
-        f"{attention} attention (as full training)",
+        f"activations: batch {batch} x {seq_len} tokens, recompute={recompute}, {attention} attention, "
+        f"frozen base{' (4-bit: linear inputs saved)' if bnb_4bit else ''}, lora_dropout={lora_dropout}",
         f"overhead: {overhead_bytes / GiB:.2f} GiB for the CUDA context",
     )
     return Breakdown(parts, title=f"LoRA fine-tuning {spec.name}", notes=notes)
@@ -129,9 +151,12 @@ def lora_memory(spec: ModelSpec, rank=16, targets="attention", base_format="bf16
 
 def qlora_memory(spec: ModelSpec, rank=64, targets="all-linear", batch=1, seq_len=512, recompute="full",
                  **kwargs) -> Breakdown:
-    """QLoRA as the paper runs it: NF4 base with double quantization, bf16 adapters on every linear layer,
-    paged 8-bit AdamW, gradient checkpointing (Dettmers et al. 2023, Sec. 3 and 4; rank 64 for the
-    Guanaco runs). Other `lora_memory` keywords may override these."""
-    options = {"base_format": "nf4_dq", "adapter_dtype": "bf16", "optimizer": "paged-adamw-8bit", **kwargs}
+    """QLoRA as its reference code runs it: NF4 base with double quantization, bf16 adapters on every linear
+    layer, paged AdamW with 32-bit states (`optim="paged_adamw_32bit"`, artidoro/qlora@7f4e95a6:qlora.py; the
+    paper's 8-bit option is `optimizer="paged-adamw-8bit"`), gradient checkpointing (Dettmers et al. 2023,
+    Sec. 3 and 4; rank 64 for the Guanaco runs). Other `lora_memory` keywords may override these. The paged
+    states are counted here: they live in managed memory the driver still has to back, though
+    `torch.cuda.max_memory_allocated` does not see them (`llmmem.training_peak` separates the two)."""
+    options = {"base_format": "nf4_dq", "adapter_dtype": "bf16", "optimizer": "paged-adamw", **kwargs}
     b = lora_memory(spec, rank=rank, targets=targets, batch=batch, seq_len=seq_len, recompute=recompute, **options)
     return Breakdown(dict(b), title=f"QLoRA fine-tuning {spec.name}", notes=b.notes)

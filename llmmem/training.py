@@ -198,6 +198,46 @@ def activation_bytes(spec: ModelSpec, batch=1, seq_len=4096, precision="bf16", r
     eager attention it drops 4*H*s + a*H*s and saves K/V un-repeated; sdpa already saves nothing s-sized.
     Mixed precision is counted as bf16 (a = 2); autocast's casts change the details.
     """
+    per_layer, once = activation_terms(spec, batch, seq_len, precision, recompute, attention)
+    return spec.num_layers * per_layer + once
+
+
+# Which saved input each linear module of a Llama layer reads: q/k/v read the first norm's output, o_proj the
+# attention output, gate/up the second norm's output, down_proj the SwiGLU product (transformers modeling_llama.py).
+LINEAR_INPUTS = {"q_proj": "attn_in", "k_proj": "attn_in", "v_proj": "attn_in", "qkv_proj": "attn_in",
+                 "o_proj": "o_in", "gate_proj": "mlp_in", "up_proj": "mlp_in", "gate_up_proj": "mlp_in",
+                 "down_proj": "down_in"}
+
+
+def activation_terms(spec: ModelSpec, batch=1, seq_len=4096, precision="bf16", recompute="none", attention="sdpa",
+                     *, trainable=True, lora_targets=(), lora_rank=0, lora_dropout=0.0, adapter_bytes=2,
+                     dropout_per="module", dropout_mask_bytes=1, base_saves_input=False, norm_upcast=True,
+                     kv_expand=False) -> tuple:
+    """(bytes saved per decoder layer, bytes saved once per forward) for a Llama-family model: the one home of the
+    saved-tensor accounting that `activation_bytes` documents (its default arguments are full training).
+
+    The keywords describe what else can differ between real runs:
+    - `trainable=False`: the base weights are frozen (LoRA). A frozen Linear saves no input (autograd saves a
+      matmul's input only to compute the weight's gradient), a frozen norm weight no normalized tensor, a frozen
+      embedding no token ids; what the *input* gradient needs (norm statistics, attention, SwiGLU) stays.
+    - `base_saves_input=True`: the frozen Linear saves its input anyway. bitsandbytes' `MatMul4Bit.forward` keeps
+      `ctx.tensors = (A, B)` whenever any input needs grad (bitsandbytes autograd/_functions.py), so a QLoRA run
+      through bnb `Linear4bit` saves every linear input as full training does; torchao's `linear_nf4` (torchtune
+      QLoRA) saves only the weight.
+    - `lora_targets`, `lora_rank`, `lora_dropout`, `adapter_bytes`: each adapted module computes
+      B(A(dropout(x))). With dropout 0 and adapters in the activation dtype, A saves x itself (shared with the
+      base); adapters of another dtype save their own cast copy (peft casts x to the adapter dtype); with
+      dropout > 0 each dropout saves its output (adapter dtype) and a 1-byte bool mask (`native_dropout`), per
+      module (peft, torchtune: one dropout per module) or per input (`dropout_per="input"`: LitGPT's fused qkv
+      has one). A's output (rank values) is saved by B. `dropout_mask_bytes`: 1 on CUDA (the fused
+      `native_dropout` keeps a bool mask); on CPU ATen's dropout multiplies by a noise tensor of the input's dtype.
+      With a frozen embedding nothing before the first adapter needs a gradient: layer 0's input norm and the
+      dropout masks of its q/k/v adapters save nothing (checked storage by storage with peft on CPU).
+    - `norm_upcast=False`: RMSNorm computed in the activation dtype (LitGPT's `RMSNorm`): saves its input and
+      1/rms in 16 bits instead of the fp32 copy.
+    - `kv_expand=True`: K and V are repeated to all query heads before SDPA (torchtune's `MultiHeadAttention`,
+      LitGPT's `CausalSelfAttention`), so SDPA saves them at query size.
+    """
     precision = choice(precision, PRECISIONS, "precision")
     recompute = choice(recompute, RECOMPUTE, "recompute")
     attention = choice(attention, ATTENTION, "attention")
@@ -211,23 +251,50 @@ def activation_bytes(spec: ModelSpec, batch=1, seq_len=4096, precision="bf16", r
     q, k = heads * d, spec.num_kv_heads * d
     f = spec.intermediate_size
     tokens = batch * s
-    ids = 8  # int64 token ids, saved by the embedding (EmbeddingBackward needs the indices)
-    final_norm = 4 * h + 4 + a * h  # fp32 input (pow, mul), 1/rms (rsqrt), normalized (weight *)
+    ids = 8 if trainable else 0  # int64 token ids, saved by the embedding (EmbeddingBackward needs the indices)
+    norm_in = 4 * h + 4 if norm_upcast else a * h + a  # fp32 input (pow, mul) and 1/rms (rsqrt), or 16-bit ones
+    normalized = a * h if trainable else 0  # saved by `weight *` for the weight's gradient
+    final_norm = norm_in + normalized  # its output is saved by the LM head: counted with the loss
     if recompute == "full":
         # checkpoint's _NoopSaveInputs saves each layer's input hidden states (a*h)
-        return tokens * (spec.num_layers * a * h + ids + final_norm)
-    norm = final_norm + a * h  # + the norm's output, saved by the Linear(s) that read it
+        return tokens * a * h, tokens * (ids + final_norm)
+    kv = q if kv_expand else k
+    already = set()
     if attention == "sdpa":
-        attn = a * (q + 2 * k) + a * q + 4 * heads  # q, k, v; output (= o_proj input); fp32 logsumexp
+        core = a * (q + 2 * kv) + a * q + 4 * heads  # q, k, v; output (= o_proj input); fp32 logsumexp
+        already.add("o_in")
     elif recompute == "selective":
-        attn = a * (q + 2 * k) + a * q  # core attention inputs (before repeat_kv) and o_proj's input
+        core = a * (q + 2 * k)  # core attention inputs (before repeat_kv)
     else:
         softmax = 4 * heads * s + (a * heads * s if a != 4 else 0)  # fp32 softmax (+ its 16-bit cast)
-        attn = 3 * a * q + softmax + a * q  # q, repeat_kv(K), repeat_kv(V) (matmuls); o_proj input
-    mlp = 4 * a * f  # silu input, silu output, up output, their product
-    per_token_layer = 2 * norm + attn + mlp
+        core = 3 * a * q + softmax  # q, repeat_kv(K), repeat_kv(V) (matmuls)
+    core += 3 * a * f  # SwiGLU: silu's input (gate), silu(gate) and up (the mul)
+    widths = {"attn_in": h, "o_in": q, "mlp_in": h, "down_in": f}
+    targets = tuple(lora_targets or ())
+    inputs = 0
+    for group, width in widths.items():
+        mods = [t for t in targets if LINEAR_INPUTS.get(t) == group]
+        shared = trainable or base_saves_input
+        if mods:
+            if lora_dropout > 0:
+                copies = len(mods) if dropout_per == "module" else 1
+                inputs += copies * (adapter_bytes + dropout_mask_bytes) * width  # dropped-out copy + mask
+            elif adapter_bytes != a:
+                inputs += len(mods) * adapter_bytes * width  # each module's cast copy of x
+            else:
+                shared = True  # A saves x itself
+            inputs += len(mods) * adapter_bytes * lora_rank  # A's output, saved by B
+        if shared and group not in already:
+            inputs += a * width
+    per_token_layer = 2 * (norm_in + normalized) + core + inputs
     rotary = 2 * a * d * s  # cos and sin, [1, s, head_dim], saved by q * cos and rotate_half(q) * sin
-    return tokens * (spec.num_layers * per_token_layer + ids + final_norm) + rotary
+    first_layer = 0  # what layer 0 does not save when its input needs no gradient (frozen embedding)
+    if not trainable:
+        first_layer = norm_in
+        attn_mods = [t for t in targets if LINEAR_INPUTS.get(t) == "attn_in"]
+        if attn_mods and lora_dropout > 0:
+            first_layer += (len(attn_mods) if dropout_per == "module" else 1) * dropout_mask_bytes * h
+    return tokens * per_token_layer, tokens * (ids + final_norm - first_layer) + rotary
 
 
 def has_exact_activations(spec: ModelSpec) -> bool:
@@ -248,22 +315,26 @@ def estimate_activation_bytes(spec: ModelSpec, batch=1, seq_len=4096, precision=
     return scale * approx, f"Korthikanti et al. 2022's GPT-style formula: an approximation for {spec.model_type}"
 
 
-def logits_bytes(spec: ModelSpec, batch=1, seq_len=4096, precision="bf16") -> int:
+def logits_bytes(spec: ModelSpec, batch=1, seq_len=4096, precision="bf16", *, logit_bytes=4,
+                 head_saves_input=True) -> int:
     """Bytes saved by the LM head and the loss, counting each storage once (transformers' `ForCausalLMLoss`):
     the LM head's input, the final norm's output (a*h per token, a = 4 for fp32, else 2), the fp32
     log-softmax over the vocabulary (4*V per token: the loss upcasts logits to fp32, `log_softmax` saves its
     output), the int64 shifted labels (8 per token, `nll_loss`; one more with batch 1) and nll_loss's fp32
     `total_weight` scalar (4 B).
     The returned `logits` tensor itself (a*V per token) is not saved for backward, but stays alive as long as
-    the caller holds the model's output."""
+    the caller holds the model's output.
+    `logit_bytes=2`: a loss that does not upcast (`torch.nn.CrossEntropyLoss` on bf16 logits, torchtune's and
+    LitGPT's recipes) saves a 16-bit log-softmax; `head_saves_input=False`: a frozen LM head (LoRA) saves no input."""
     precision = choice(precision, PRECISIONS, "precision")
     check_batch(batch)
     check_tokens(seq_len)
     a = 4 if precision == "fp32" else 2
+    head = a * spec.hidden_size if head_saves_input else 0
     # ForCausalLMLoss pads the labels by one and keeps labels[..., 1:].contiguous(): with batch 1 that slice is
     # already contiguous, so nll_loss keeps the padded storage, one label (8 B) more
     padded = 8 if batch == 1 else 0
-    return batch * seq_len * (a * spec.hidden_size + 4 * spec.vocab_size + 8) + padded + 4
+    return batch * seq_len * (head + logit_bytes * spec.vocab_size + 8) + padded + 4
 
 
 def korthikanti_activation_bytes(spec: ModelSpec, batch=1, seq_len=4096, recompute="none", tp=1) -> int:
@@ -284,26 +355,59 @@ def korthikanti_activation_bytes(spec: ModelSpec, batch=1, seq_len=4096, recompu
 
 # --------------------------------------------------------------------------- the timeline of one step
 
+OPTIMIZER_IMPLS = ("foreach", "fused", "forloop")
 
-def training_timeline(spec: ModelSpec, **kwargs) -> dict:
+
+def optimizer_step_temporaries(impl: str, optimizer: str, largest: int, state_bytes: int, matrices) -> int:
+    """Bytes an optimizer step allocates beyond its states, by implementation (torch/optim/adamw.py).
+
+    - "foreach" (PyTorch's default on CUDA): `_multi_tensor_adamw` computes `exp_avg_sq_sqrt =
+      torch._foreach_sqrt(exp_avg_sqs)` for the whole tensor list: one state-sized copy. The torch.optim docs:
+      foreach "uses more peak memory ... roughly sizeof(params)" (counted here over `matrices`, the weights).
+    - "fused": `_fused_adamw` keeps its intermediates in registers: none.
+    - "forloop": `_single_tensor_adamw` builds one tensor's `denom` at a time: the `largest` parameter.
+    Optimizers without a second moment (SGD, Lion) and bitsandbytes' 8-bit and paged kernels, which update
+    block by block in place, add none here. The states themselves are allocated lazily, at the first step.
+    """
+    impl = choice(impl, OPTIMIZER_IMPLS, "optimizer_impl")
+    if optimizer not in ("adamw", "adam") or impl == "fused":
+        return 0
+    if impl == "forloop":
+        return largest * state_bytes
+    return sum(r * c * n for _, r, c, n in matrices) * state_bytes
+
+
+def training_timeline(spec: ModelSpec, optimizer_impl="foreach", **kwargs) -> dict:
     """Memory at the three moments of a training step that decide the peak, as Breakdowns.
 
     - after forward: the model states (weights, master weights, optimizer states) plus everything saved
       for backward (activations, logits); gradients are not allocated yet (`zero_grad(set_to_none=True)`).
-    - start of backward: the same, plus the gradient of the logits (fp32, as large as the saved logits):
-      the usual peak.
-    - optimizer step: the activations are freed; model states plus the full gradients.
+    - start of backward: the same, plus the gradient of the logits (fp32, as large as the saved logits).
+    - optimizer step: the activations are freed; model states plus the full gradients, plus the step's
+      temporaries (`optimizer_step_temporaries`): with PyTorch's default foreach AdamW one more copy of the
+      parameters' size, so the step, not the backward pass, is often the peak; fused AdamW adds nothing.
+    The optimizer states exist from the first step on (allocated lazily there), so they are counted in every
+    moment of a later step. `llmmem.training_peak` follows the same moments with more detail.
     """
     if not isinstance(spec, ModelSpec):  # a bare count has no activations: the timeline would be meaningless
         raise WrongTypeError(f"training_timeline needs a ModelSpec (activations need the architecture), e.g. "
                              f"ModelSpec.from_catalog('llama-3.1-8b'); got {quote(spec)}")
     full = training_memory(spec, **kwargs)
+    optimizer = kwargs.get("optimizer", "adamw")
+    precision = choice(kwargs.get("precision", "mixed-bf16"), PRECISIONS, "precision")
+    state_b = _bytes_per_param(precision)[3]
+    matrices = spec.weight_matrices()
+    temps = optimizer_step_temporaries(optimizer_impl, _name(optimizer, "optimizer"),
+                                       max(r * c for _, r, c, _ in matrices), state_b, matrices)
     static = {k: full[k] for k in ("weights", "master_weights", "optimizer_states", "overhead") if k in full}
     saved = {"activations": full["activations"], "logits": full["logits"]}
+    step = {**static, "gradients": full["gradients"]}
+    if temps:
+        step["step_temporaries"] = temps
     return {
         "after forward": Breakdown({**static, **saved}, title="after forward"),
         "start of backward": Breakdown({**static, **saved, "logits_grad": full["logits"]}, title="start of backward"),
-        "optimizer step": Breakdown({**static, "gradients": full["gradients"]}, title="optimizer step"),
+        "optimizer step": Breakdown(step, title=f"optimizer step ({optimizer_impl})"),
     }
 
 

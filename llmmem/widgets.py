@@ -333,7 +333,7 @@ class FinetuneCalculator(Calculator):
         self.model, self.upload = self.picker.model, self.picker.upload
         self.method = W.ToggleButtons(options=("LoRA", "QLoRA"), value=method, description="Method", style=STYLE,
                                       tooltips=("bf16 base, fp32 adapters, AdamW",
-                                                "NF4 base (double quant), bf16 adapters, paged 8-bit AdamW"))
+                                                "NF4 base (double quant), bf16 adapters, paged AdamW (32-bit states)"))
         self.rank = _count(rank, "LoRA rank", "16")
         self.targets = _dropdown(tuple(TARGET_GROUPS), targets, "Targets")
         self.recompute = _dropdown(RECOMPUTE, recompute, "Checkpointing")

@@ -37,9 +37,39 @@ def test_qlora_65b_fits_one_48gb_gpu_with_the_terms_listed():
 
 
 def test_qlora_paged_8bit_states_are_about_2_bytes_per_trainable_parameter():
-    b = qlora_memory(LLAMA_8B)
+    b = qlora_memory(LLAMA_8B, optimizer="paged-adamw-8bit")
     trainable = lora_trainable_params(LLAMA_8B, 64, "all-linear")
     assert 2 * trainable < b["optimizer_states"] < 2.01 * trainable
+
+
+def test_qlora_defaults_to_the_reference_codes_paged_adamw_32bit():
+    """artidoro/qlora's qlora.py: optim='paged_adamw_32bit'. 65B then needs 45.1 GB: one 48 GB GPU, barely."""
+    b = qlora_memory(LLAMA_65B, rank=64, targets="all-linear", batch=1, seq_len=512)
+    trainable = lora_trainable_params(LLAMA_65B, 64, "all-linear")
+    assert b["optimizer_states"] == 8 * trainable  # two fp32 moments
+    assert round(b.total / 1e9, 1) == 45.1
+    eight_bit = qlora_memory(LLAMA_65B, rank=64, targets="all-linear", batch=1, seq_len=512,
+                             optimizer="paged-adamw-8bit")
+    assert 4.7e9 < b.total - eight_bit.total < 4.9e9  # 6 bytes per trainable parameter fewer
+    guanaco = qlora_memory(LLAMA_65B, seq_len=16 + 512, lora_dropout=0.05)  # scripts/finetune_guanaco_65b.sh
+    assert b.total < guanaco.total < 48e9
+
+
+def test_lora_dropout_saves_a_copy_and_a_mask_per_adapted_module():
+    """With dropout, LoRA's activations exceed full training's: "as full training" is no upper bound."""
+    from llmmem.training import activation_bytes
+
+    kw = dict(rank=16, targets="all-linear", batch=1, seq_len=2048, adapter_dtype="bf16")
+    plain, dropped = lora_memory(LLAMA_8B, **kw), lora_memory(LLAMA_8B, lora_dropout=0.05, **kw)
+    h, f, L, tokens = 4096, 14336, 32, 2048
+    inputs = 4 * h + 2 * h + f  # q, k, v, o (o reads 4096 wide), gate, up, down
+    # each adapted module: a bf16 dropped copy (2 B) and a bool mask (1 B) of its input; without dropout the
+    # three attention and two MLP modules share their norm's output, and down_proj saves its input
+    shared = 2 * (h + h + f)  # norm outputs and down_proj's input, saved once when dropout is 0
+    per_layer = 3 * inputs - shared
+    first_layer = 3 * 1 * h  # layer 0's q/k/v masks are not saved: nothing before them needs a gradient
+    assert dropped["activations"] - plain["activations"] == tokens * (L * per_layer - first_layer)
+    assert dropped["activations"] > activation_bytes(LLAMA_8B, 1, 2048)
 
 
 @pytest.mark.parametrize("kwargs, fragment", [
@@ -85,3 +115,35 @@ def test_lora_count_equals_the_sympy_formula_per_matrix():
     expected = sum(int(per_matrix.subs({s.LR_r: 16, s.LR_in: cols, s.LR_out: rows})) * n
                    for name, rows, cols, n in LLAMA_8B.weight_matrices() if name in attention)
     assert lora_trainable_params(LLAMA_8B, 16, "attention") == expected
+
+
+@pytest.mark.parametrize("targets, dropout, adapter_dtype", [
+    (("q_proj", "v_proj"), 0.0, "bf16"),
+    (("q_proj", "v_proj"), 0.05, "bf16"),
+    (("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"), 0.05, "bf16"),
+    (("q_proj", "v_proj"), 0.0, "fp32"),
+    (("q_proj", "v_proj", "down_proj"), 0.1, "fp32"),
+])
+def test_lora_saved_activations_match_peft_storage_by_storage(targets, dropout, adapter_dtype):
+    """Frozen base + adapters: what autograd saves in a peft LoRA model equals `activation_terms(trainable=False)`,
+    dropout copies and masks included (CPU dropout keeps its noise in the input's dtype, CUDA a bool mask)."""
+    pytest.importorskip("torch")
+    peft = pytest.importorskip("peft")
+    from llmmem import measure
+    from llmmem.training import activation_terms
+
+    cfg = measure.tiny_config(hidden_size=128, num_layers=2, num_heads=4, num_kv_heads=2)
+    spec = ModelSpec.from_hf_config(cfg.to_dict())
+    model = measure.build_model(cfg, dtype="bf16")
+    lora = peft.get_peft_model(model, peft.LoraConfig(r=8, target_modules=list(targets), lora_dropout=dropout),
+                               autocast_adapter_dtype=adapter_dtype == "fp32")
+    lora.train()
+    got = measure.saved_tensor_bytes(lora.base_model.model, batch=2, seq_len=32)
+    ab = 4 if adapter_dtype == "fp32" else 2
+    per_layer, once = activation_terms(spec, 2, 32, "bf16", trainable=False, lora_targets=targets, lora_rank=8,
+                                       lora_dropout=dropout, adapter_bytes=ab, dropout_mask_bytes=ab)
+    assert got["activations"] == spec.num_layers * per_layer + once
+    without = activation_terms(spec, 2, 32, "bf16", trainable=False, lora_targets=targets, lora_rank=8,
+                               adapter_bytes=ab)
+    if dropout:
+        assert per_layer > without[0]  # dropout's copies are not free: "as full training" was no bound
