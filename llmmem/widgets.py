@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import html
 import json
+import logging
+import re
 from typing import NamedTuple
 
 import ipywidgets as W
@@ -40,8 +42,34 @@ STYLE = {"description_width": "110px"}
 NARROW = W.Layout(width="260px")
 
 
-def error_html(err: Exception) -> str:
-    return f'<div style="color:{RED};font-weight:bold">&#9888; {html.escape(str(err))}</div>'
+LOG = logging.getLogger(__name__)
+MESSAGE_CHARS = 300  # a message longer than this is cut: it may quote a huge input back
+# Errors that bad input can raise from deep inside an estimate, and what they mean in plain words. Anything else
+# is a bug: it is logged with its traceback and still shown as a message (never a stale answer).
+EXPECTED_ERRORS = ((RecursionError, "the input is nested too deeply to read"),
+                   (ArithmeticError, "a number is too large (or too small) to compute with"),  # Overflow, decimal
+                   (MemoryError, "the input is too large to compute with"),
+                   (LookupError, "a value is not one of those accepted"),  # KeyError, IndexError
+                   (TypeError, "a value has the wrong type"))
+
+
+def _shorten(text: str, limit: int = MESSAGE_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def describe_error(err: BaseException) -> str:
+    """One line for the page: a ValueError's own message; for other types, what they mean in plain words."""
+    if isinstance(err, ValueError):
+        return _shorten(str(err))
+    for kind, meaning in EXPECTED_ERRORS:
+        if isinstance(err, kind):
+            return _shorten(f"{meaning} ({type(err).__name__})")
+    return _shorten(f"unexpected error, please report it: {type(err).__name__}: {err}")
+
+
+def error_html(err: BaseException | str) -> str:
+    text = err if isinstance(err, str) else describe_error(err)
+    return f'<div class="llmmem-error" style="color:{RED};font-weight:bold">&#9888; {html.escape(text)}</div>'
 
 
 def breakdown_bar_html(breakdown, capacity_bytes: int, n_gpus: int, gpu_name: str) -> str:
@@ -88,17 +116,57 @@ def _dropdown(options, value, description):
     return W.Dropdown(options=options, value=value, description=description, style=STYLE, layout=NARROW)
 
 
-def _count(value, description, placeholder="") -> W.Text:
-    """A text field for a whole number ("8192", "128K"); read with `_read_count`."""
-    return W.Text(value=str(value), description=description, placeholder=placeholder, continuous_update=False,
-                  style=STYLE, layout=NARROW)
+# What each kind of number field accepts, and its top. Parameter counts up to 10^15 (1,000x the largest
+# published model) and contexts up to 10^9 tokens are llmmem.units' documented ranges; a batch of 10^6
+# sequences is far above any server's (vLLM's max_num_seqs defaults to 256 or 1024), a cluster of 10^6 GPUs
+# above any built, and a LoRA rank above 65,536 wider than any model's hidden size.
+FIELD_KINDS = {
+    "size": ("a parameter count from 1 to 10^15, e.g. 70B, 8e9, 1.5T", 10**15),
+    "tokens": ("a number of tokens from 1 to 10^9, e.g. 8192, 128K (= 131,072), 1M", 10**9),
+    "batch": ("a whole number of sequences from 1 to 1,000,000, e.g. 1 or 8", 10**6),
+    "rank": ("a whole number from 1 to 65,536, e.g. 8, 16 or 64", 65_536),
+    "gpus": ("a whole number of GPUs from 1 to 1,000,000, e.g. 8 or 64", 10**6),
+}
+
+
+def _count(value, description, kind, placeholder="") -> W.Text:
+    """A text field for a whole number ("8192", "128K"), of one of FIELD_KINDS; read with `_read_count`."""
+    field = W.Text(value=str(value), description=description, placeholder=placeholder, continuous_update=False,
+                   style=STYLE, layout=NARROW)
+    field.accepted, field.maximum = FIELD_KINDS[kind]
+    field.tooltip = field.accepted
+    return field
+
+
+# An exponent this large is refused before parsing: '1e999999' would otherwise build a million-digit integer.
+_HUGE_EXPONENT = re.compile(r"[eE][+]?\s*0*(\d{3,})")
+# A comma not followed by exactly three digits is a decimal comma ('1,5B'): refused, never read as 15B.
+_DECIMAL_COMMA = re.compile(r",(?!\d{3}(?:\D|$))")
 
 
 def _read_count(field: W.Text, parse=parse_count) -> int:
+    """The field's value parsed, or a ValueError that names the field, quotes the text and says what it accepts.
+
+    Nothing is clamped: a value outside the field's range is refused, with the range in the message.
+    """
+    text = str(field.value).strip()
+    quoted = _shorten(repr(text), 60)
+    refuse = f"{field.description}: cannot use {quoted}; enter {field.accepted}"
+    if not text:
+        raise ValueError(f"{field.description}: empty; enter {field.accepted}")
+    if len(text) > 40 or _HUGE_EXPONENT.search(text):
+        raise ValueError(refuse)
+    if _DECIMAL_COMMA.search(text):
+        raise ValueError(f"{field.description}: write a decimal point, not a comma ({quoted}); enter {field.accepted}")
     try:
-        return parse(field.value)
-    except ValueError as err:
-        raise ValueError(f"{field.description}: {err}") from None
+        value = parse(text)
+    except ValueError:
+        raise ValueError(refuse) from None
+    except Exception as err:  # OverflowError, KeyError ('7\u212a', a Kelvin sign) ... from the parser itself
+        raise ValueError(refuse) from err
+    if value > field.maximum:
+        raise ValueError(f"{field.description}: {value:,} is too large; enter {field.accepted}")
+    return value
 
 
 def _read_tokens(field: W.Text) -> int:
@@ -141,8 +209,13 @@ class ModelPicker:
         try:
             cfg = json.loads(bytes(files[0]["content"]).decode("utf-8"))
             self._uploaded = ModelSpec.from_hf_config(cfg)
-        except ValueError as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors too
-            self._uploaded = ValueError(f"{name} could not be used: {err}")
+            top = FIELD_KINDS["size"][1]
+            if self._uploaded.num_params() > top:  # a 400-digit vocab_size is refused here, by name
+                raise ValueError(f"it describes {self._uploaded.num_params():.3g} parameters, more than {top:.0e}")
+        except Exception as err:  # JSON nested 100k deep (RecursionError), "model_type": ["llama"] (TypeError)...
+            if not isinstance(err, (ValueError, *(kind for kind, _ in EXPECTED_ERRORS))):
+                LOG.exception("reading an uploaded config.json failed unexpectedly")
+            self._uploaded = ValueError(_shorten(f"{name} could not be used: {describe_error(err)}"))
         self.model.value = UPLOADED
 
     def spec(self) -> ModelSpec:
@@ -180,9 +253,12 @@ class Calculator:
     def _update(self, change=None):
         try:
             view = self._compute()
-        except ValueError as err:
-            self.breakdown, self.n_gpus, self.error = None, None, str(err)
-            self.result.value = error_html(err)
+            self._check_finite(view)
+        except Exception as err:  # every failure replaces the answer with a red message; the next input recovers
+            if not isinstance(err, (ValueError, *(kind for kind, _ in EXPECTED_ERRORS))):
+                LOG.exception("%s failed on unexpected input", type(self).__name__)
+            self.breakdown, self.n_gpus, self.error = None, None, describe_error(err)
+            self.result.value = error_html(self.error)
             return
         self.breakdown, self.n_gpus, self.error, self._headline = view.breakdown, view.n_gpus, None, view.headline
         lines = "".join(f"<li>{html.escape(n)}</li>" for n in (*view.breakdown.notes, *view.lines))
@@ -192,6 +268,12 @@ class Calculator:
             f"{breakdown_bar_html(view.breakdown, view.gpu.memory_bytes, view.n_gpus, view.gpu.name)}"
             f"<ul style='margin:4px 0'>{lines}</ul>"
         )
+
+    @staticmethod
+    def _check_finite(view: View) -> None:
+        total = float(view.breakdown.total)  # OverflowError for a 1000-digit integer: caught by the caller
+        if total != total or total in (float("inf"), float("-inf")):
+            raise ValueError("the inputs give a memory too large to compute; use smaller numbers")
 
     def summary(self) -> str:
         """The result in one line of plain text (what the HTML's headline says), or the error."""
@@ -221,8 +303,7 @@ class ServingCalculator(Calculator):
     def __init__(self, size="70B", bits=16, gpu="A100-80GB", overhead=1.2, model=BY_SIZE, fmt=SEED_FORMAT):
         self.picker = ModelPicker(model, allow_size=True)
         self.model, self.upload = self.picker.model, self.picker.upload
-        self.size = W.Text(value=str(size), description="Model size", placeholder="70B, 8e9, 1.5T",
-                           continuous_update=False, style=STYLE, layout=NARROW)
+        self.size = _count(size, "Model size", "size", "70B, 8e9, 1.5T")
         self.fmt = _dropdown([("bits (seed formula)", SEED_FORMAT)] + [(f, f) for f in format_names()], fmt,
                              "Weight format")
         self.bits = _dropdown(BITS_OPTIONS, bits, "Bits")
@@ -238,7 +319,7 @@ class ServingCalculator(Calculator):
         self.size.disabled = self.model.value != BY_SIZE
         self.bits.disabled = self.fmt.value != SEED_FORMAT
         if self.model.value == BY_SIZE:
-            count = parse_count(self.size.value)
+            count = _read_count(self.size)
             return count, count
         spec = self.picker.spec()
         return spec, spec.num_params()
@@ -266,8 +347,8 @@ class InferenceCalculator(Calculator):
         self.model, self.upload = self.picker.model, self.picker.upload
         self.weights = _dropdown(format_names(), weights, "Weights")
         self.kv_cache = _dropdown(list(KV_CACHE_FORMATS), kv_cache, "KV cache")
-        self.seq_len = _count(seq_len, "Context", "8192, 128K")
-        self.batch = _count(batch, "Batch", "1")
+        self.seq_len = _count(seq_len, "Context", "tokens", "8192, 128K")
+        self.batch = _count(batch, "Batch", "batch", "1")
         self.tp = _dropdown((1, 2, 4, 8, 16), tp, "GPUs (TP)")
         self.gpu = _gpu_dropdown(gpu)
         controls = (*self.picker.controls, self.weights, self.kv_cache, self.seq_len, self.batch, self.tp, self.gpu)
@@ -304,8 +385,8 @@ class TrainingCalculator(Calculator):
         self.optimizer = _dropdown(OPTIMIZERS, optimizer, "Optimizer")
         self.recompute = _dropdown(RECOMPUTE, recompute, "Checkpointing")
         self.attention = _dropdown(ATTENTION, attention, "Attention")
-        self.batch = _count(batch, "Batch", "1")
-        self.seq_len = _count(seq_len, "Sequence", "4096")
+        self.batch = _count(batch, "Batch", "batch", "1")
+        self.seq_len = _count(seq_len, "Sequence", "tokens", "4096")
         self.gpu = _gpu_dropdown(gpu)
         controls = (*self.picker.controls, self.precision, self.optimizer, self.recompute, self.attention,
                     self.batch, self.seq_len, self.gpu)
@@ -334,11 +415,11 @@ class FinetuneCalculator(Calculator):
         self.method = W.ToggleButtons(options=("LoRA", "QLoRA"), value=method, description="Method", style=STYLE,
                                       tooltips=("bf16 base, fp32 adapters, AdamW",
                                                 "NF4 base (double quant), bf16 adapters, paged 8-bit AdamW"))
-        self.rank = _count(rank, "LoRA rank", "16")
+        self.rank = _count(rank, "LoRA rank", "rank", "16")
         self.targets = _dropdown(tuple(TARGET_GROUPS), targets, "Targets")
         self.recompute = _dropdown(RECOMPUTE, recompute, "Checkpointing")
-        self.batch = _count(batch, "Batch", "1")
-        self.seq_len = _count(seq_len, "Sequence", "2048")
+        self.batch = _count(batch, "Batch", "batch", "1")
+        self.seq_len = _count(seq_len, "Sequence", "tokens", "2048")
         self.gpu = _gpu_dropdown(gpu)
         controls = (*self.picker.controls, self.method, self.rank, self.targets, self.recompute, self.batch,
                     self.seq_len, self.gpu)
@@ -365,15 +446,15 @@ class ManyGPUCalculator(Calculator):
                  optimizer="adamw", recompute="full", batch=1, seq_len=4096, gpu="H100-80GB"):
         self.picker = ModelPicker(model)
         self.model, self.upload = self.picker.model, self.picker.upload
-        self.gpus = _count(n_gpus, "GPUs", "64")
+        self.gpus = _count(n_gpus, "GPUs", "gpus", "64")
         self.strategy = _dropdown(tuple(STRATEGIES), strategy, "Strategy")
         self.tp = _dropdown((1, 2, 4, 8, 16), tp, "Tensor (TP)")
         self.pp = _dropdown((1, 2, 4, 8, 16, 32), pp, "Pipeline (PP)")
         self.precision = _dropdown(PRECISIONS, precision, "Precision")
         self.optimizer = _dropdown(OPTIMIZERS, optimizer, "Optimizer")
         self.recompute = _dropdown(RECOMPUTE, recompute, "Checkpointing")
-        self.batch = _count(batch, "Micro-batch", "1")
-        self.seq_len = _count(seq_len, "Sequence", "4096")
+        self.batch = _count(batch, "Micro-batch", "batch", "1")
+        self.seq_len = _count(seq_len, "Sequence", "tokens", "4096")
         self.gpu = _gpu_dropdown(gpu)
         controls = (*self.picker.controls, self.gpus, self.strategy, self.tp, self.pp, self.precision,
                     self.optimizer, self.recompute, self.batch, self.seq_len, self.gpu)

@@ -24,12 +24,14 @@ def test_changing_inputs_recomputes_with_llmmem():
     assert f"{calc.n_gpus} x H100-80GB" in calc.summary()
 
 
-@pytest.mark.parametrize("bad, fragment", [("", "cannot read"), ("seventy B", "cannot read"), ("-7B", "cannot read"),
-                                          ("0", "positive")])
+@pytest.mark.parametrize("bad, fragment", [("", "Model size: empty"), ("seventy B", "cannot use 'seventy B'"),
+                                          ("-7B", "cannot use '-7B'"), ("0", "cannot use '0'"),
+                                          ("2e15", "2,000,000,000,000,000 is too large")])
 def test_bad_size_shows_a_red_message_and_recovers(bad, fragment):
     calc = ServingCalculator()
     calc.size.value = bad
-    assert "#B00020" in calc.result.value and fragment in calc.result.value
+    assert "#B00020" in calc.result.value and html.escape(fragment) in calc.result.value
+    assert "enter a parameter count from 1 to 10^15" in calc.result.value  # the field's accepted range
     assert calc.summary().startswith("error:")
     calc.size.value = "8B"  # the calculator keeps working
     assert calc.summary() == "19.2 GB (17.9 GiB) -> 1 x A100-80GB"
@@ -208,3 +210,86 @@ def test_every_calculator_has_the_same_surface_and_a_short_repr():
             "&rarr;", "->").replace("&times;", "x")
         assert repr(calc) == f"{cls.__name__}: {calc.summary()}"
         assert "llmmem-calculator" in calc.widget._dom_classes
+
+
+# --------------------------------------------------------------------------- hostile input (issue 12)
+
+HOSTILE_TEXT = ["1e999", "1e999999", "7\u212a", "1" * 400, "1e-999", "nan", "inf", "1,5B", "\x00", "9" * 5000]
+
+
+@pytest.mark.parametrize("name, field", NUMBER_FIELDS)
+@pytest.mark.parametrize("bad", HOSTILE_TEXT, ids=lambda b: repr(b)[:12])
+def test_hostile_text_in_any_field_replaces_the_answer_then_recovers(name, field, bad):
+    calc = CALCULATORS[name]()
+    control = getattr(calc, field)
+    good, before = control.value, calc.summary()
+    control.value = bad  # must not raise, stall, or leave the old answer beside the new input
+    assert calc.error is not None and calc.breakdown is None
+    assert calc.result.value.count("llmmem-error") == 1 and "llmmem-headline" not in calc.result.value
+    assert control.description in calc.error and len(calc.error) < 300  # names the field; a short message
+    control.value = good
+    assert calc.error is None and calc.summary() == before
+
+
+def _cfg(**changes):
+    return dict(reference.model("meta-llama/Llama-3.1-8B")["config"], **changes)
+
+
+HOSTILE_UPLOADS = {
+    "nested 100k deep": (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    "model_type a list": (json.dumps(_cfg(model_type=["llama"])).encode(), "could not be used"),
+    "400-digit vocab_size": (json.dumps(_cfg(vocab_size=int("9" * 400))).encode(), "could not be used"),
+    "vocab_size a string": (json.dumps(_cfg(vocab_size="lots")).encode(), "could not be used"),
+    "null": (b"null", "could not be used"),
+}
+
+
+@pytest.mark.parametrize("name", list(CALCULATORS))
+@pytest.mark.parametrize("case", list(HOSTILE_UPLOADS))
+def test_a_hostile_config_upload_replaces_the_answer_then_recovers(name, case):
+    content, fragment = HOSTILE_UPLOADS[case]
+    calc = CALCULATORS[name](model="llama-3.1-8b")
+    _upload(calc, content, name="evil.json")
+    assert calc.breakdown is None and "llmmem-headline" not in calc.result.value
+    assert calc.summary().startswith("error: evil.json could not be used") and fragment in calc.error
+    assert len(calc.error) < 300
+    calc.model.value = "llama-3.2-1b"
+    assert calc.error is None and calc.breakdown is not None
+
+
+def test_an_unexpected_exception_is_shown_and_logged_never_a_stale_answer(monkeypatch, caplog):
+    import llmmem.widgets as widgets
+
+    class Surprise(Exception):
+        pass
+
+    def boom(*args, **kwargs):
+        raise Surprise("something new")
+
+    calc = ServingCalculator()
+    monkeypatch.setattr(widgets, "serving_breakdown", boom)
+    with caplog.at_level("ERROR", logger="llmmem.widgets"):
+        calc.size.value = "13B"
+    assert calc.breakdown is None and "llmmem-headline" not in calc.result.value
+    assert "unexpected error" in calc.error and "Surprise: something new" in calc.error
+    assert any(r.exc_info and r.exc_info[0] is Surprise for r in caplog.records)  # logged with its traceback
+    monkeypatch.undo()
+    calc.size.value = "8B"
+    assert calc.summary() == "19.2 GB (17.9 GiB) -> 1 x A100-80GB"
+
+
+@pytest.mark.parametrize("error, words", [(OverflowError("int too large"), "too large"),
+                                          (RecursionError("depth"), "nested too deeply"),
+                                          (KeyError("K"), "not one of those accepted"),
+                                          (TypeError("'<' not supported"), "wrong type")])
+def test_expected_error_types_are_told_in_plain_words_not_logged(monkeypatch, caplog, error, words):
+    import llmmem.widgets as widgets
+
+    def fail(*args, **kwargs):
+        raise error
+
+    calc = ServingCalculator()
+    monkeypatch.setattr(widgets, "serving_breakdown", fail)
+    with caplog.at_level("ERROR", logger="llmmem.widgets"):
+        calc.size.value = "13B"
+    assert words in calc.error and calc.breakdown is None and not caplog.records
