@@ -21,12 +21,14 @@ from typing import NamedTuple
 import ipywidgets as W
 
 from .breakdown import Breakdown
+from .compare import FormatRow, compare_inference_formats, compare_serving_formats, pure_block_type
 from .estimate import serving_breakdown
 from .finetune import TARGET_GROUPS, lora_memory, qlora_memory
 from .formats import format_names
 from .gpus import GPU, get_gpu, gpu_names, gpus_needed_explained
 from .inference import KV_CACHE_FORMATS, inference_memory, max_context
 from .model import ModelSpec, catalog_names
+from .names import display_name, plain_note, typeset
 from .parallel import STRATEGIES, sharded_training_memory
 from .training import ATTENTION, OPTIMIZERS, PRECISIONS, RECOMPUTE, training_memory
 from .units import GB, format_bytes, parse_context, parse_count
@@ -34,8 +36,9 @@ from .units import GB, format_bytes, parse_context, parse_count
 # Okabe-Ito, colour-blind safe (the palette of llmmem.plots).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 RED = "#B00020"
+GREEN = "#1B7F3B"
 BITS_OPTIONS = (("32 (fp32)", 32), ("16 (bf16/fp16)", 16), ("8 (int8/fp8)", 8), ("4 (int4)", 4))
-SEED_FORMAT = "seed"  # the serving calculator's "use the bits, seed formula" choice
+SEED_FORMAT = "seed"  # the serving calculator's "by bits: the quick rule P x Q / 8 x overhead" choice
 BY_SIZE = "__size__"  # the model picker's "a parameter count, no architecture" choice
 UPLOADED = "__upload__"  # the model picker's "the config.json I uploaded" choice
 STYLE = {"description_width": "110px"}
@@ -76,40 +79,82 @@ def breakdown_bar_html(breakdown, capacity_bytes: int, n_gpus: int, gpu_name: st
     """A stacked bar of the components against the capacity of `n_gpus` cards, in plain HTML/CSS.
 
     Drawn in HTML rather than matplotlib so that a redraw costs microseconds, not a figure render, and the
-    page updates in place (the HTML widget's value is replaced, nothing is appended).
+    page updates in place (the HTML widget's value is replaced, nothing is appended). The scale runs 12 %
+    past the larger of the total and the capacity, so a capacity line is never hidden on the bar's edge, and
+    each line carries its label.
     """
-    span = max(breakdown.total, capacity_bytes * max(n_gpus, 1)) or 1
+    cards = max(n_gpus, 1)
+    span = (max(breakdown.total, capacity_bytes * cards) or 1) * 1.12
     segments = "".join(
-        f'<div title="{name}: {value / GB:,.1f} GB" style="width:{100 * value / span:.3f}%;'
+        f'<div title="{html.escape(display_name(name))}: {value / GB:,.1f} GB" style="width:{100 * value / span:.3f}%;'
         f'background:{PALETTE[i % len(PALETTE)]};height:100%"></div>'
         for i, (name, value) in enumerate(breakdown.items())
     )
     marks = "".join(
-        f'<div style="position:absolute;left:{100 * k * capacity_bytes / span:.3f}%;top:-4px;bottom:-4px;'
-        f'border-left:2px dashed {RED}"></div>'
-        for k in range(1, max(n_gpus, 1) + 1)
+        f'<div class="llmmem-capacity" style="position:absolute;left:{100 * k * capacity_bytes / span:.3f}%;'
+        f'top:-6px;bottom:-6px;border-left:3px dashed {RED}"></div>'
+        for k in range(1, cards + 1)
     )
+    label_at = 100 * cards * capacity_bytes / span
+    what = f"one {gpu_name}" if cards == 1 else f"{cards} \u00d7 {gpu_name}"
+    label = (f'<div style="position:relative;height:16px;font-size:12px;color:{RED}">'
+             f'<span style="position:absolute;right:{100 - label_at:.3f}%;white-space:nowrap">'
+             f'{html.escape(what)}: {cards * capacity_bytes / GB:,.1f} GB &#9662;</span></div>')
     legend = " &nbsp; ".join(
-        f'<span style="color:{PALETTE[i % len(PALETTE)]}">&#9632;</span> {html.escape(name)} {value / GB:,.1f} GB'
+        f'<span style="white-space:nowrap"><span style="color:{PALETTE[i % len(PALETTE)]}">&#9632;</span> '
+        f"{html.escape(display_name(name))} {value / GB:,.1f} GB</span>"
         for i, (name, value) in enumerate(breakdown.items())
     )
     return (
-        f'<div style="position:relative;display:flex;height:22px;border:1px solid #999;margin:6px 0">'
+        f"{label}"
+        f'<div style="position:relative;display:flex;height:24px;border:1px solid #999;margin:0 0 6px 0">'
         f"{segments}{marks}</div>"
-        f'<div style="font-size:90%">{legend} &nbsp; <span style="color:{RED}">- - -</span> '
-        f"one {html.escape(gpu_name)} each</div>"
+        f'<div style="font-size:13px">{legend} &nbsp; <span style="color:{RED}">&#9476;&#9476;</span> '
+        f"the memory of one {html.escape(gpu_name)} (each dashed line one more card)</div>"
     )
 
 
 def _headline_html(text: str) -> str:
-    # The plain-text headline, typeset: "->" as an arrow, " x " as a times sign.
-    typeset = html.escape(text).replace(" -&gt; ", " &rarr; ").replace(" x ", " &times; ")
-    return f'<b class="llmmem-headline">{typeset}</b>'
+    return f'<b class="llmmem-headline">{html.escape(typeset(text))}</b>'
+
+
+def badge_html(fits: bool, text: str) -> str:
+    """The verdict at a glance: a green badge when it fits, a red one when it does not."""
+    colour, kind = (GREEN, "fits") if fits else (RED, "does-not-fit")
+    return (f'<span class="llmmem-badge llmmem-{kind}" style="display:inline-block;padding:3px 10px;'
+            f'border-radius:12px;background:{colour};color:white;font-weight:bold;margin:4px 0">'
+            f"{'&#10004;' if fits else '&#10008;'} {html.escape(typeset(text))}</span>")
 
 
 def _fits_text(per_gpu_bytes, card: GPU) -> str:
-    verdict = "fits on" if per_gpu_bytes <= card.memory_bytes else "does NOT fit on"
+    verdict = "fits on" if per_gpu_bytes <= card.memory_bytes else "does not fit on"
     return f"{verdict} one {card.name} ({card.memory_bytes / GB:,.1f} GB)"
+
+
+def _per_gpu_verdict(per_gpu_bytes, card: GPU, cards: int = 1) -> tuple:
+    """(fits, badge text) for memory that must fit on each of `cards` cards."""
+    where = f"{cards} \u00d7 {card.name}" if cards > 1 else f"1 \u00d7 {card.name}"
+    if per_gpu_bytes <= card.memory_bytes:
+        return True, f"fits on {where}"
+    need, have = per_gpu_bytes / GB, card.memory_bytes / GB
+    return False, f"does not fit on {where}: {need:,.1f} GB per GPU, {have:,.1f} GB each"
+
+
+def compare_table_html(rows: list[FormatRow], card: GPU, caption: str) -> str:
+    """The "compare formats" table: each weight format's memory, per GPU and GPU count."""
+    body = []
+    for r in rows:
+        if r.n_gpus is None or r.total_bytes is None or r.per_gpu_bytes is None:
+            cells = f'<td colspan="3" style="color:#555">{html.escape(r.note)}</td>'
+        else:
+            colour = GREEN if r.n_gpus == 1 else RED
+            cells = (f"<td>{r.total_bytes / GB:,.1f}</td><td>{r.per_gpu_bytes / GB:,.1f}</td>"
+                     f'<td style="color:{colour};font-weight:bold">{r.n_gpus} \u00d7 {html.escape(card.name)}</td>')
+        body.append(f"<tr><td><code>{html.escape(r.fmt)}</code></td>{cells}</tr>")
+    return (f'<details class="llmmem-compare" open><summary>Compare formats</summary>'
+            f'<table style="border-collapse:collapse;font-size:13px"><caption style="text-align:left;color:#555">'
+            f"{html.escape(caption)}</caption><tr><th>weights in</th><th>memory, GB</th><th>per GPU, GB</th>"
+            f"<th>GPUs needed</th></tr>{''.join(body)}</table></details>")
 
 
 def _dropdown(options, value, description):
@@ -131,7 +176,10 @@ FIELD_KINDS = {
 
 def _count(value, description, kind, placeholder="") -> W.Text:
     """A text field for a whole number ("8192", "128K"), of one of FIELD_KINDS; read with `_read_count`."""
-    field = W.Text(value=str(value), description=description, placeholder=placeholder, continuous_update=False,
+    # continuous_update: the answer redraws on every keystroke (each redraw costs well under a millisecond to a
+    # few milliseconds, tests/test_widget_benchmarks.py), not only on Enter; a half-typed value shows a red
+    # message until it reads as a number.
+    field = W.Text(value=str(value), description=description, placeholder=placeholder, continuous_update=True,
                    style=STYLE, layout=NARROW)
     field.accepted, field.maximum = FIELD_KINDS[kind]
     field.tooltip = field.accepted
@@ -175,7 +223,7 @@ def _read_tokens(field: W.Text) -> int:
 
 
 def _gpu_dropdown(gpu) -> W.Dropdown:
-    return _dropdown(gpu_names(), get_gpu(gpu).name, "GPU")
+    return _dropdown(gpu_names(), get_gpu(gpu).name, "GPU type")
 
 
 class View(NamedTuple):
@@ -185,7 +233,10 @@ class View(NamedTuple):
     headline: str  # one line of plain text: what `summary()` returns
     gpu: GPU  # the capacity the bar is drawn against
     n_gpus: int  # cards drawn as dashed lines (1 for a per-GPU breakdown)
+    fits: bool  # the badge's colour: green when it fits, red when not
+    badge: str  # the badge's words: "fits on 1 x H100-80GB", "needs 3 x H100-80GB"
     lines: tuple = ()  # more arithmetic, shown under the breakdown's own notes
+    extra_html: str = ""  # drawn under everything (the compare-formats table)
 
 
 class ModelPicker:
@@ -239,7 +290,7 @@ class Calculator:
     def _finish(self, rows, controls):
         """Call at the end of a subclass's __init__ with its rows of widgets and every input control."""
         self.result = W.HTML()
-        self.breakdown, self.n_gpus, self.error, self._headline = None, None, None, ""
+        self.breakdown, self.n_gpus, self.error, self._headline, self.fits = None, None, None, "", None
         for control in controls:
             control.observe(self._update, names="value")
         self.widget = W.VBox([*rows, self.result])
@@ -257,16 +308,17 @@ class Calculator:
         except Exception as err:  # every failure replaces the answer with a red message; the next input recovers
             if not isinstance(err, (ValueError, *(kind for kind, _ in EXPECTED_ERRORS))):
                 LOG.exception("%s failed on unexpected input", type(self).__name__)
-            self.breakdown, self.n_gpus, self.error = None, None, describe_error(err)
+            self.breakdown, self.n_gpus, self.error, self.fits = None, None, typeset(describe_error(err)), None
             self.result.value = error_html(self.error)
             return
         self.breakdown, self.n_gpus, self.error, self._headline = view.breakdown, view.n_gpus, None, view.headline
-        lines = "".join(f"<li>{html.escape(n)}</li>" for n in (*view.breakdown.notes, *view.lines))
+        self.fits = view.fits
+        lines = "".join(f"<li>{html.escape(plain_note(n))}</li>" for n in (*view.breakdown.notes, *view.lines))
         self.result.value = (
-            f"{_headline_html(view.headline)}"
-            f'<div style="color:#555;font-size:90%">{html.escape(view.breakdown.title)}</div>'
+            f"{_headline_html(view.headline)}<br>{badge_html(view.fits, view.badge)}"
+            f'<div style="color:#555;font-size:13px">{html.escape(typeset(view.breakdown.title))}</div>'
             f"{breakdown_bar_html(view.breakdown, view.gpu.memory_bytes, view.n_gpus, view.gpu.name)}"
-            f"<ul style='margin:4px 0'>{lines}</ul>"
+            f"<ul style='margin:4px 0;font-size:13px'>{lines}</ul>{view.extra_html}"
         )
 
     @staticmethod
@@ -279,7 +331,7 @@ class Calculator:
         """The result in one line of plain text (what the HTML's headline says), or the error."""
         if self.error is not None:
             return f"error: {self.error}"
-        return self._headline
+        return typeset(self._headline)
 
     def __repr__(self):
         return f"{type(self).__name__}: {self.summary()}"
@@ -296,7 +348,7 @@ class Calculator:
 
 class ServingCalculator(Calculator):
     """Model size (or a catalog model, or a config.json), bits or a weight format, GPU -> serving memory
-    by the seed formula (weights x overhead) and the number of GPUs."""
+    by the quick rule of the two source articles (weights x overhead) and the number of GPUs."""
 
     css_class = "llmmem-serving"
 
@@ -304,12 +356,13 @@ class ServingCalculator(Calculator):
         self.picker = ModelPicker(model, allow_size=True)
         self.model, self.upload = self.picker.model, self.picker.upload
         self.size = _count(size, "Model size", "size", "70B, 8e9, 1.5T")
-        self.fmt = _dropdown([("bits (seed formula)", SEED_FORMAT)] + [(f, f) for f in format_names()], fmt,
+        self.fmt = _dropdown([("by bits (quick rule)", SEED_FORMAT)] + [(f, f) for f in format_names()], fmt,
                              "Weight format")
         self.bits = _dropdown(BITS_OPTIONS, bits, "Bits")
         self.gpu = _gpu_dropdown(gpu)
-        self.overhead = W.BoundedFloatText(value=overhead, min=1.0, max=3.0, step=0.05, description="Overhead x",
-                                           style=STYLE, layout=NARROW)
+        # Not a BoundedFloatText: that silently clamps 5 to 3 and 0.5 to 1; out of range is a red message instead.
+        self.overhead = W.FloatText(value=overhead, step=0.05, description="Overhead \u00d7", style=STYLE,
+                                    layout=NARROW, tooltip="a multiplier from 1.0 (none) to 3.0; 1.2 = 20 % extra")
         controls = (*self.picker.controls, self.size, self.fmt, self.bits, self.gpu, self.overhead)
         rows = [self.picker.box, W.HBox([self.size, self.fmt, self.bits]), W.HBox([self.gpu, self.overhead])]
         self._finish(rows, controls)
@@ -324,15 +377,30 @@ class ServingCalculator(Calculator):
         spec = self.picker.spec()
         return spec, spec.num_params()
 
+    def _overhead(self) -> float:
+        value = self.overhead.value
+        if not 1 <= value <= 3:  # refused, not clamped
+            raise ValueError(f"Overhead \u00d7: {value:g} is out of range; enter a multiplier from 1.0 (none) to "
+                             "3.0 (1.2 = 20 % extra)")
+        return value
+
     def _compute(self) -> View:
         model, count = self._weights()
         fmt = None if self.fmt.value == SEED_FORMAT else self.fmt.value
+        if fmt is not None and self.model.value == BY_SIZE and pure_block_type(fmt):
+            raise ValueError(f"Weight format: {fmt} mixes block types layer by layer (llama.cpp), so a size alone "
+                             f"is not enough; pick a model in the Model list, or choose {pure_block_type(fmt)}, "
+                             "its main block type")
         weights_of = count if fmt is None else model
-        breakdown = serving_breakdown(weights_of, bits=self.bits.value, overhead=self.overhead.value, fmt=fmt)
+        overhead = self._overhead()
+        breakdown = serving_breakdown(weights_of, bits=self.bits.value, overhead=overhead, fmt=fmt)
         card = get_gpu(self.gpu.value)
         n_gpus, arithmetic = gpus_needed_explained(breakdown.total, gpu=card)
+        badge = f"fits on 1 x {card.name}" if n_gpus <= 1 else f"needs {n_gpus} x {card.name}"
+        table = compare_table_html(compare_serving_formats(model, card, overhead=overhead), card,
+                                   f"Weights in each format \u00d7 {overhead:g} overhead, on {card.name} cards")
         return View(breakdown, f"{format_bytes(breakdown.total)} -> {n_gpus} x {card.name}", card, n_gpus,
-                    (arithmetic,))
+                    n_gpus <= 1, badge, (arithmetic,), table)
 
 
 class InferenceCalculator(Calculator):
@@ -349,7 +417,7 @@ class InferenceCalculator(Calculator):
         self.kv_cache = _dropdown(list(KV_CACHE_FORMATS), kv_cache, "KV cache")
         self.seq_len = _count(seq_len, "Context", "tokens", "8192, 128K")
         self.batch = _count(batch, "Batch", "batch", "1")
-        self.tp = _dropdown((1, 2, 4, 8, 16), tp, "GPUs (TP)")
+        self.tp = _dropdown((1, 2, 4, 8, 16), tp, "GPU count (TP)")
         self.gpu = _gpu_dropdown(gpu)
         controls = (*self.picker.controls, self.weights, self.kv_cache, self.seq_len, self.batch, self.tp, self.gpu)
         rows = [self.picker.box, W.HBox([self.weights, self.kv_cache, self.gpu]),
@@ -369,7 +437,12 @@ class InferenceCalculator(Calculator):
         else:
             context = f"longest context that fits at batch {batch}: {longest:,} tokens per sequence"
         headline = f"{format_bytes(breakdown.total)} per GPU (TP={tp}): {_fits_text(breakdown.total, card)}"
-        return View(breakdown, headline, card, 1, (context,))
+        fits, badge = _per_gpu_verdict(breakdown.total, card, tp)
+        rows = compare_inference_formats(spec, card, kv_cache=self.kv_cache.value, batch=batch, seq_len=seq_len)
+        table = compare_table_html(rows, card, f"Each weight format at the fewest {card.name} (TP = 1, 2, 4, 8, 16) "
+                                               f"that hold it, {self.kv_cache.value} KV cache, batch {batch} "
+                                               f"\u00d7 {seq_len:,} tokens")
+        return View(breakdown, headline, card, 1, fits, badge, (context,), table)
 
 
 class TrainingCalculator(Calculator):
@@ -400,7 +473,9 @@ class TrainingCalculator(Calculator):
                                     batch=_read_count(self.batch), seq_len=_read_tokens(self.seq_len),
                                     recompute=self.recompute.value, attention=self.attention.value)
         headline = f"{format_bytes(breakdown.total)} to train on one GPU: {_fits_text(breakdown.total, card)}"
-        return View(breakdown, headline, card, 1, ("more than one GPU: see the many-GPUs calculator (ZeRO, TP, PP)",))
+        fits, badge = _per_gpu_verdict(breakdown.total, card)
+        return View(breakdown, headline, card, 1, fits, badge,
+                    ("more than one GPU: see the many-GPUs calculator (ZeRO, TP, PP)",))
 
 
 class FinetuneCalculator(Calculator):
@@ -408,13 +483,15 @@ class FinetuneCalculator(Calculator):
 
     css_class = "llmmem-finetune"
 
+    # Gradient checkpointing on by default: the QLoRA paper (Dettmers et al. 2023, section 4) and the PEFT/TRL
+    # recipes train with it, which is how a 65B model fine-tunes on one 48 GB card.
     def __init__(self, model="llama-3.1-8b", method="LoRA", rank=16, targets="attention", batch=1, seq_len=2048,
-                 recompute="none", gpu="A100-80GB"):
+                 recompute="full", gpu="A100-80GB"):
         self.picker = ModelPicker(model)
         self.model, self.upload = self.picker.model, self.picker.upload
-        self.method = W.ToggleButtons(options=("LoRA", "QLoRA"), value=method, description="Method", style=STYLE,
-                                      tooltips=("bf16 base, fp32 adapters, AdamW",
-                                                "NF4 base (double quant), bf16 adapters, paged 8-bit AdamW"))
+        # A dropdown like every other choice, so its label lines up with theirs.
+        self.method = _dropdown((("LoRA (16-bit base)", "LoRA"), ("QLoRA (4-bit NF4 base)", "QLoRA")), method,
+                                "Method")
         self.rank = _count(rank, "LoRA rank", "rank", "16")
         self.targets = _dropdown(tuple(TARGET_GROUPS), targets, "Targets")
         self.recompute = _dropdown(RECOMPUTE, recompute, "Checkpointing")
@@ -423,7 +500,7 @@ class FinetuneCalculator(Calculator):
         self.gpu = _gpu_dropdown(gpu)
         controls = (*self.picker.controls, self.method, self.rank, self.targets, self.recompute, self.batch,
                     self.seq_len, self.gpu)
-        rows = [self.picker.box, self.method, W.HBox([self.rank, self.targets, self.gpu]),
+        rows = [self.picker.box, W.HBox([self.method, self.gpu]), W.HBox([self.rank, self.targets]),
                 W.HBox([self.batch, self.seq_len, self.recompute])]
         self._finish(rows, controls)
 
@@ -434,7 +511,8 @@ class FinetuneCalculator(Calculator):
                              batch=_read_count(self.batch), seq_len=_read_tokens(self.seq_len),
                              recompute=self.recompute.value)
         headline = f"{format_bytes(breakdown.total)} with {self.method.value}: {_fits_text(breakdown.total, card)}"
-        return View(breakdown, headline, card, 1)
+        fits, badge = _per_gpu_verdict(breakdown.total, card)
+        return View(breakdown, headline, card, 1, fits, badge)
 
 
 class ManyGPUCalculator(Calculator):
@@ -446,7 +524,7 @@ class ManyGPUCalculator(Calculator):
                  optimizer="adamw", recompute="full", batch=1, seq_len=4096, gpu="H100-80GB"):
         self.picker = ModelPicker(model)
         self.model, self.upload = self.picker.model, self.picker.upload
-        self.gpus = _count(n_gpus, "GPUs", "gpus", "64")
+        self.gpus = _count(n_gpus, "GPU count", "gpus", "64")
         self.strategy = _dropdown(tuple(STRATEGIES), strategy, "Strategy")
         self.tp = _dropdown((1, 2, 4, 8, 16), tp, "Tensor (TP)")
         self.pp = _dropdown((1, 2, 4, 8, 16, 32), pp, "Pipeline (PP)")
@@ -469,7 +547,8 @@ class ManyGPUCalculator(Calculator):
                                             optimizer=self.optimizer.value, batch=_read_count(self.batch),
                                             seq_len=_read_tokens(self.seq_len), recompute=self.recompute.value)
         headline = f"{format_bytes(breakdown.total)} per GPU on {n} GPUs: {_fits_text(breakdown.total, card)}"
-        return View(breakdown, headline, card, 1)
+        fits, badge = _per_gpu_verdict(breakdown.total, card)
+        return View(breakdown, headline, card, 1, fits, badge.replace("1 \u00d7", "each", 1))
 
 
 CALCULATORS = {"serving": ServingCalculator, "inference": InferenceCalculator, "training": TrainingCalculator,

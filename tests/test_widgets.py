@@ -1,16 +1,18 @@
 import html
 
+import ipywidgets as W
 import pytest
 
 from llmmem import get_gpu, gpus_needed, serving_memory
+from llmmem.names import COMPONENT_NAMES, display_name, plain_note
 from llmmem.widgets import ServingCalculator
 
 
 def test_default_answer_is_the_seed_example():
     calc = ServingCalculator()
-    assert calc.summary() == "168.0 GB (156.5 GiB) -> 2 x A100-80GB"
-    assert "168.0 GB" in calc.result.value and "2 &times; A100-80GB" in calc.result.value
-    assert "70,000,000,000 x 16 / 8 x 1.2" in calc.result.value
+    assert calc.summary() == "168.0 GB (156.5 GiB) → 2 × A100-80GB"
+    assert "168.0 GB" in calc.result.value and "2 × A100-80GB" in calc.result.value
+    assert "70,000,000,000 × 16 / 8 × 1.2" in calc.result.value
 
 
 def test_changing_inputs_recomputes_with_llmmem():
@@ -21,7 +23,7 @@ def test_changing_inputs_recomputes_with_llmmem():
     expected = serving_memory(405e9, bits=8)
     assert calc.breakdown.total == expected
     assert calc.n_gpus == gpus_needed(expected, gpu="H100-80GB")
-    assert f"{calc.n_gpus} x H100-80GB" in calc.summary()
+    assert f"{calc.n_gpus} × H100-80GB" in calc.summary()
 
 
 @pytest.mark.parametrize("bad, fragment", [("", "Model size: empty"), ("seventy B", "cannot use 'seventy B'"),
@@ -34,7 +36,7 @@ def test_bad_size_shows_a_red_message_and_recovers(bad, fragment):
     assert "enter a parameter count from 1 to 10^15" in calc.result.value  # the field's accepted range
     assert calc.summary().startswith("error:")
     calc.size.value = "8B"  # the calculator keeps working
-    assert calc.summary() == "19.2 GB (17.9 GiB) -> 1 x A100-80GB"
+    assert calc.summary() == "19.2 GB (17.9 GiB) → 1 × A100-80GB"
 
 
 def test_every_gpu_in_the_dropdown_is_in_the_catalog():
@@ -90,10 +92,11 @@ def test_serving_with_a_catalog_model_and_a_weight_format():
     assert calc.bits.disabled
     assert calc.breakdown["weights"] == weight_bytes(spec, "q4_k_m")
     assert calc.breakdown.total == pytest.approx(weight_bytes(spec, "q4_k_m") * 1.2)
-    assert calc.summary() == f"{format_bytes(calc.breakdown.total)} -> 1 x A100-80GB"
+    assert calc.summary() == f"{format_bytes(calc.breakdown.total)} → 1 × A100-80GB"
     assert "q4_k_m at 4.8" in calc.result.value  # the arithmetic, with the numbers plugged in
     calc.model.value = BY_SIZE  # q4_k_m mixes block types: it needs the architecture, and says so
     assert "mixes block types" in calc.result.value and "#B00020" in calc.result.value
+    assert "ModelSpec" not in calc.result.value and "pick a model" in calc.result.value  # plain words, no API
     calc.fmt.value = "q4_0"
     assert calc.breakdown["weights"] == weight_bytes("70B", "q4_0")
 
@@ -110,12 +113,12 @@ def test_inference_calculator_matches_llmmem():
     assert calc.summary().startswith(f"{format_bytes(expected.total)} per GPU (TP=4): fits on one H100-80GB")
     longest = max_context(spec, "H100-80GB", batch=4, **options)
     assert f"{longest:,} tokens" in calc.result.value
-    assert all(html.escape(note) in calc.result.value for note in expected.notes)
+    assert all(html.escape(plain_note(note)) in calc.result.value for note in expected.notes)
 
 
 def test_inference_says_when_nothing_fits():
     calc = InferenceCalculator(model="llama-3.1-405b", gpu="L4")
-    assert "does NOT fit" in calc.summary() and "no context fits" in calc.result.value
+    assert "does not fit" in calc.summary() and "no context fits" in calc.result.value
 
 
 def test_training_calculator_matches_llmmem():
@@ -132,9 +135,9 @@ def test_finetune_calculator_lora_and_qlora():
     calc = FinetuneCalculator()
     spec = ModelSpec.from_catalog("llama-3.1-8b")
     calc.rank.value, calc.targets.value = "64", "all-linear"
-    assert calc.breakdown == lora_memory(spec, rank=64, targets="all-linear", seq_len=2048)
+    assert calc.breakdown == lora_memory(spec, rank=64, targets="all-linear", seq_len=2048, recompute="full")
     calc.method.value = "QLoRA"
-    expected = qlora_memory(spec, rank=64, targets="all-linear", seq_len=2048, recompute="none")
+    expected = qlora_memory(spec, rank=64, targets="all-linear", seq_len=2048, recompute="full")
     assert calc.breakdown == expected and "with QLoRA" in calc.summary()
     assert "167,772,160 trainable parameters" in calc.result.value
 
@@ -147,7 +150,7 @@ def test_many_gpu_calculator_matches_llmmem():
     assert calc.breakdown == expected and calc.n_gpus == 1
     assert "per GPU on 128 GPUs" in calc.summary()
     calc.gpus.value = "100"  # not a multiple of tp x pp = 16: red, then recovers
-    assert "multiple of tp x pp" in calc.result.value and calc.breakdown is None
+    assert "multiple of tp × pp" in calc.result.value and calc.breakdown is None
     calc.gpus.value = "64"
     assert calc.error is None and "on 64 GPUs" in calc.summary()
 
@@ -206,8 +209,7 @@ def test_choosing_upload_before_uploading_asks_for_a_file():
 def test_every_calculator_has_the_same_surface_and_a_short_repr():
     for cls in CALCULATORS.values():
         calc = cls()
-        assert calc.error is None and calc.breakdown.total > 0 and calc.summary() in calc.result.value.replace(
-            "&rarr;", "->").replace("&times;", "x")
+        assert calc.error is None and calc.breakdown.total > 0 and calc.summary() in calc.result.value
         assert repr(calc) == f"{cls.__name__}: {calc.summary()}"
         assert "llmmem-calculator" in calc.widget._dom_classes
 
@@ -275,7 +277,7 @@ def test_an_unexpected_exception_is_shown_and_logged_never_a_stale_answer(monkey
     assert any(r.exc_info and r.exc_info[0] is Surprise for r in caplog.records)  # logged with its traceback
     monkeypatch.undo()
     calc.size.value = "8B"
-    assert calc.summary() == "19.2 GB (17.9 GiB) -> 1 x A100-80GB"
+    assert calc.summary() == "19.2 GB (17.9 GiB) → 1 × A100-80GB"
 
 
 @pytest.mark.parametrize("error, words", [(OverflowError("int too large"), "too large"),
@@ -293,3 +295,106 @@ def test_expected_error_types_are_told_in_plain_words_not_logged(monkeypatch, ca
     with caplog.at_level("ERROR", logger="llmmem.widgets"):
         calc.size.value = "13B"
     assert words in calc.error and calc.breakdown is None and not caplog.records
+
+
+# --------------------------------------------------------------------------- issue 17: live, clear, plain words
+
+
+
+
+@pytest.mark.parametrize("name", list(CALCULATORS))
+def test_every_text_field_updates_while_typing(name):
+    calc = CALCULATORS[name]()
+    texts = [w for w in vars(calc).values() if isinstance(w, W.Text)]
+    assert texts and all(t.continuous_update for t in texts)
+
+
+def test_the_badge_is_green_when_it_fits_and_red_with_the_count_when_not():
+    calc = ServingCalculator(size="8B", gpu="H100-80GB")
+    assert calc.fits and "llmmem-fits" in calc.result.value and "fits on 1 × H100-80GB" in calc.result.value
+    calc.size.value = "405B"
+    n = gpus_needed(serving_memory(405e9, bits=16), gpu="H100-80GB")
+    assert n > 1 and not calc.fits and "llmmem-does-not-fit" in calc.result.value
+    assert f"needs {n} × H100-80GB" in calc.result.value
+    assert "#B00020" in calc.result.value.split("llmmem-does-not-fit")[1][:100]  # the badge itself is red
+
+
+def test_per_gpu_calculators_badge_red_when_over_the_card():
+    calc = InferenceCalculator(model="llama-3.1-405b", gpu="L4")
+    assert not calc.fits and "does not fit on 1 × L4" in calc.result.value
+    calc.model.value = "llama-3.2-1b"
+    assert calc.fits and "fits on 1 × L4" in calc.result.value
+
+
+def test_the_capacity_line_stands_clear_of_the_bar_edge_and_is_labelled():
+    import re
+
+    calc = ServingCalculator(size="8B", gpu="H100-80GB")  # 19 GB on an 85 GB card: line far right of the bar
+    marker = r'llmmem-capacity" style="position:absolute;left:([\d.]+)%'
+    lefts = [float(x) for x in re.findall(marker, calc.result.value)]
+    assert len(lefts) == 1 and lefts[0] < 95  # not on the bar's right edge
+    assert "one H100-80GB: 85.5 GB" in calc.result.value
+
+
+def test_legends_use_display_names_not_code_names():
+    calc = ManyGPUCalculator()  # optimizer states, master weights, gathered weights...
+    for component in calc.breakdown:
+        assert html.escape(display_name(component)) in calc.result.value
+    assert "_" not in "".join(COMPONENT_NAMES.values())
+    legend = calc.result.value.split("llmmem-capacity")[-1]
+    assert "optimizer_states" not in legend and "master_weights" not in legend
+    assert "llmmem." not in calc.result.value and "seed formula" not in calc.result.value
+
+
+@pytest.mark.parametrize("value", [5, 0.5, 3.01])
+def test_overhead_out_of_range_is_refused_not_clamped(value):
+    calc = ServingCalculator()
+    calc.overhead.value = value
+    assert calc.overhead.value == value  # kept as typed
+    assert calc.breakdown is None and "Overhead ×" in calc.error and "from 1.0" in calc.error
+    calc.overhead.value = 1.5
+    assert calc.breakdown.total == serving_memory(70e9, bits=16, overhead=1.5)
+
+
+@pytest.mark.parametrize("field, kind", [("batch", "whole number of sequences"), ("rank", "from 1 to 65,536")])
+def test_count_fields_name_themselves_and_their_range(field, kind):
+    calc = FinetuneCalculator()
+    getattr(calc, field).value = "-5"
+    assert calc.error.startswith(getattr(calc, field).description) and kind in calc.error
+    assert "70B" not in calc.error  # a batch or a rank is not a parameter count
+
+
+def test_qlora_defaults_to_gradient_checkpointing_as_the_paper_ran_it():
+    calc = FinetuneCalculator(model="llama-3.1-70b", method="QLoRA", gpu="A100-80GB")
+    assert calc.recompute.value == "full"
+    spec = ModelSpec.from_catalog("llama-3.1-70b")
+    assert calc.breakdown == qlora_memory(spec, rank=16, targets="attention", seq_len=2048, recompute="full")
+    assert calc.fits
+
+
+def test_the_kv_note_says_the_activations_are_one_prefill_chunk():
+    calc = InferenceCalculator(seq_len="128K")
+    assert "prefill chunk of 8,192 tokens" in calc.result.value
+    assert "does not grow with the context" in calc.result.value
+
+
+def test_compare_formats_table_under_serving_and_inference():
+    from llmmem.compare import COMPARE_FORMATS, compare_serving_formats
+
+    calc = ServingCalculator(model="llama-3.1-70b", gpu="H100-80GB")
+    table = calc.result.value.split("llmmem-compare")[1]
+    assert all(f"<code>{f}</code>" in table for f in COMPARE_FORMATS)
+    rows = compare_serving_formats(ModelSpec.from_catalog("llama-3.1-70b"), "H100-80GB")
+    bf16 = next(r for r in rows if r.fmt == "bf16")
+    assert bf16.total_bytes == serving_breakdown(ModelSpec.from_catalog("llama-3.1-70b"), fmt="bf16").total
+    assert bf16.n_gpus == gpus_needed(bf16.total_bytes, gpu="H100-80GB")
+    assert f"{bf16.n_gpus} × H100-80GB" in table
+    calc = InferenceCalculator(model="llama-3.1-70b", gpu="H100-80GB")
+    assert "llmmem-compare" in calc.result.value and "<code>q4_k_m</code>" in calc.result.value
+
+
+def test_a_mixed_llama_cpp_format_by_size_says_what_to_do():
+    calc = ServingCalculator(fmt="q4_k_m")
+    assert "pick a model" in calc.error and "q4_k" in calc.error and "ModelSpec" not in calc.error
+    calc.fmt.value = "q4_k"
+    assert calc.breakdown["weights"] == weight_bytes("70B", "q4_k")
