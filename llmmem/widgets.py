@@ -41,6 +41,7 @@ BITS_OPTIONS = (("32 (fp32)", 32), ("16 (bf16/fp16)", 16), ("8 (int8/fp8)", 8), 
 SEED_FORMAT = "seed"  # the serving calculator's "by bits: the quick rule P x Q / 8 x overhead" choice
 BY_SIZE = "__size__"  # the model picker's "a parameter count, no architecture" choice
 UPLOADED = "__upload__"  # the model picker's "the config.json I uploaded" choice
+HUB = "__hub__"  # the model picker's "the Hugging Face id I typed" choice
 STYLE = {"description_width": "110px"}
 NARROW = W.Layout(width="260px")
 
@@ -240,17 +241,65 @@ class View(NamedTuple):
 
 
 class ModelPicker:
-    """A catalog model, or the user's own config.json (FileUpload), or (serving only) just a size."""
+    """A catalog model, a Hugging Face id ("org/name", its config.json read from the local HF cache, or fetched
+    when online), the user's own config.json (FileUpload), or (serving only) just a size."""
 
-    def __init__(self, model="llama-3.1-8b", allow_size=False):
+    def __init__(self, model="llama-3.1-8b", allow_size=False, hub_cache=None, download=True):
         options = [("by size", BY_SIZE)] if allow_size else []
-        options += [(name, name) for name in catalog_names()] + [("my config.json (upload)", UPLOADED)]
+        options += [(name, name) for name in catalog_names()]
+        options += [("Hugging Face id (type it)", HUB), ("my config.json (upload)", UPLOADED)]
         self.model = _dropdown(options, model, "Model")
+        # On Enter, not per keystroke: a name typed halfway is not worth a look-up (or a download).
+        self.hub = W.Text(value="", description="or HF id", placeholder="org/name, then Enter",
+                          continuous_update=False, style=STYLE, layout=NARROW,
+                          tooltip="a Hugging Face model id such as meta-llama/Llama-3.1-8B, or a catalog name")
         self.upload = W.FileUpload(accept=".json,application/json", multiple=False, description="config.json")
+        self.hub_cache, self.download = hub_cache, download  # where from_hub looks; whether it may fetch
         self._uploaded = None  # a ModelSpec, or the ValueError that reading the file raised
+        self._hub = None  # the same for the Hugging Face id
         self.upload.observe(self._read_upload, names="value")  # before the calculator's observer: it runs first
-        self.controls = (self.model, self.upload)
-        self.box = W.HBox([self.model, self.upload])
+        self.hub.observe(self._read_hub, names="value")
+        self.controls = (self.model, self.hub, self.upload)
+        self.box = W.HBox([self.model, self.hub, self.upload])
+
+    def _read_hub(self, change):
+        text = str(change["new"]).strip()
+        if not text:
+            return
+        if text.lower() in catalog_names():  # a catalog name typed in the box: pick it
+            self.model.value = text.lower()
+            return
+        try:
+            self._hub = self._from_hub(text)
+        except Exception as err:
+            if not isinstance(err, (ValueError, *(kind for kind, _ in EXPECTED_ERRORS))):
+                LOG.exception("reading a Hugging Face config failed unexpectedly")
+            self._hub = ValueError(_shorten(f"or HF id: {describe_error(err)}"))
+        self.model.value = HUB
+
+    def _from_hub(self, repo_id: str) -> ModelSpec:
+        from .checkpoint import from_hub
+
+        quoted = _shorten(repr(repo_id), 80)
+        if repo_id.count("/") != 1 or not all(repo_id.split("/")):
+            raise ValueError(f"{quoted} is neither a catalog model nor a Hugging Face id like "
+                             "meta-llama/Llama-3.1-8B")
+        try:
+            return from_hub(repo_id, cache_dir=self.hub_cache)
+        except ImportError:
+            raise ValueError("reading a Hugging Face id needs the huggingface_hub package; upload the model's "
+                             "config.json instead") from None
+        except ValueError:  # not in the local cache
+            if not self.download:
+                raise
+        try:
+            return from_hub(repo_id, cache_dir=self.hub_cache, download=True)
+        except ValueError:
+            raise
+        except Exception as err:  # offline, unknown or gated repository: huggingface_hub's own errors
+            raise ValueError(f"{quoted} is not in the local Hugging Face cache and could not be fetched "
+                             f"({type(err).__name__}: offline, misspelt, or gated?); run `hf download {repo_id} "
+                             "config.json` where there is a network, or upload its config.json") from None
 
     def _read_upload(self, change):
         files = change["new"]
@@ -271,6 +320,12 @@ class ModelPicker:
 
     def spec(self) -> ModelSpec:
         """The chosen model's spec; ValueError (shown in red) when there is none."""
+        if self.model.value == HUB:
+            if self._hub is None:
+                raise ValueError("type a Hugging Face id such as meta-llama/Llama-3.1-8B in 'or HF id', then Enter")
+            if isinstance(self._hub, ValueError):
+                raise self._hub
+            return self._hub
         if self.model.value == UPLOADED:
             if self._uploaded is None:
                 raise ValueError("upload a Hugging Face config.json (the button beside Model), or pick a model")
@@ -354,7 +409,7 @@ class ServingCalculator(Calculator):
 
     def __init__(self, size="70B", bits=16, gpu="A100-80GB", overhead=1.2, model=BY_SIZE, fmt=SEED_FORMAT):
         self.picker = ModelPicker(model, allow_size=True)
-        self.model, self.upload = self.picker.model, self.picker.upload
+        self.model, self.upload, self.hub = self.picker.model, self.picker.upload, self.picker.hub
         self.size = _count(size, "Model size", "size", "70B, 8e9, 1.5T")
         self.fmt = _dropdown([("by bits (quick rule)", SEED_FORMAT)] + [(f, f) for f in format_names()], fmt,
                              "Weight format")
@@ -412,7 +467,7 @@ class InferenceCalculator(Calculator):
     def __init__(self, model="llama-3.1-8b", weights="bf16", kv_cache="bf16", seq_len=8192, batch=1, tp=1,
                  gpu="H100-80GB"):
         self.picker = ModelPicker(model)
-        self.model, self.upload = self.picker.model, self.picker.upload
+        self.model, self.upload, self.hub = self.picker.model, self.picker.upload, self.picker.hub
         self.weights = _dropdown(format_names(), weights, "Weights")
         self.kv_cache = _dropdown(list(KV_CACHE_FORMATS), kv_cache, "KV cache")
         self.seq_len = _count(seq_len, "Context", "tokens", "8192, 128K")
@@ -453,7 +508,7 @@ class TrainingCalculator(Calculator):
     def __init__(self, model="llama-3.2-1b", precision="mixed-bf16", optimizer="adamw", recompute="none",
                  attention="sdpa", batch=1, seq_len=4096, gpu="H100-80GB"):
         self.picker = ModelPicker(model)
-        self.model, self.upload = self.picker.model, self.picker.upload
+        self.model, self.upload, self.hub = self.picker.model, self.picker.upload, self.picker.hub
         self.precision = _dropdown(PRECISIONS, precision, "Precision")
         self.optimizer = _dropdown(OPTIMIZERS, optimizer, "Optimizer")
         self.recompute = _dropdown(RECOMPUTE, recompute, "Checkpointing")
@@ -488,7 +543,7 @@ class FinetuneCalculator(Calculator):
     def __init__(self, model="llama-3.1-8b", method="LoRA", rank=16, targets="attention", batch=1, seq_len=2048,
                  recompute="full", gpu="A100-80GB"):
         self.picker = ModelPicker(model)
-        self.model, self.upload = self.picker.model, self.picker.upload
+        self.model, self.upload, self.hub = self.picker.model, self.picker.upload, self.picker.hub
         # A dropdown like every other choice, so its label lines up with theirs.
         self.method = _dropdown((("LoRA (16-bit base)", "LoRA"), ("QLoRA (4-bit NF4 base)", "QLoRA")), method,
                                 "Method")
@@ -523,7 +578,7 @@ class ManyGPUCalculator(Calculator):
     def __init__(self, model="llama-3.1-70b", n_gpus=64, strategy="zero3", tp=1, pp=1, precision="mixed-bf16",
                  optimizer="adamw", recompute="full", batch=1, seq_len=4096, gpu="H100-80GB"):
         self.picker = ModelPicker(model)
-        self.model, self.upload = self.picker.model, self.picker.upload
+        self.model, self.upload, self.hub = self.picker.model, self.picker.upload, self.picker.hub
         self.gpus = _count(n_gpus, "GPU count", "gpus", "64")
         self.strategy = _dropdown(tuple(STRATEGIES), strategy, "Strategy")
         self.tp = _dropdown((1, 2, 4, 8, 16), tp, "Tensor (TP)")

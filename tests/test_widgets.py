@@ -305,8 +305,9 @@ def test_expected_error_types_are_told_in_plain_words_not_logged(monkeypatch, ca
 @pytest.mark.parametrize("name", list(CALCULATORS))
 def test_every_text_field_updates_while_typing(name):
     calc = CALCULATORS[name]()
-    texts = [w for w in vars(calc).values() if isinstance(w, W.Text)]
-    assert texts and all(t.continuous_update for t in texts)
+    texts = [w for w in vars(calc).values() if isinstance(w, W.Text) and w is not calc.hub]
+    assert texts and all(t.continuous_update for t in texts)  # every number field
+    assert not calc.hub.continuous_update  # the Hugging Face id is looked up on Enter, not per keystroke
 
 
 def test_the_badge_is_green_when_it_fits_and_red_with_the_count_when_not():
@@ -398,3 +399,69 @@ def test_a_mixed_llama_cpp_format_by_size_says_what_to_do():
     assert "pick a model" in calc.error and "q4_k" in calc.error and "ModelSpec" not in calc.error
     calc.fmt.value = "q4_k"
     assert calc.breakdown["weights"] == weight_bytes("70B", "q4_k")
+
+
+# --------------------------------------------------------------------------- the model box: a Hugging Face id
+
+REVISION = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _hf_cache(root, repo_id, config):
+    """huggingface_hub's cache layout: models--org--name/{refs/main, snapshots/<rev>/config.json}."""
+    repo = root / ("models--" + repo_id.replace("/", "--"))
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(REVISION)
+    (repo / "snapshots" / REVISION).mkdir(parents=True)
+    (repo / "snapshots" / REVISION / "config.json").write_text(json.dumps(config))
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any attempt to fetch from the Hub fails as it does offline, and is recorded."""
+    huggingface_hub = pytest.importorskip("huggingface_hub")
+    attempts = []
+
+    def offline(*args, **kwargs):
+        attempts.append(args)
+        raise ConnectionError("no network in tests")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", offline)
+    return attempts
+
+
+@pytest.mark.parametrize("name", list(CALCULATORS))
+def test_a_hugging_face_id_from_the_local_cache_gives_the_catalog_answer(name, tmp_path, no_network):
+    cfg = reference.model("meta-llama/Llama-3.1-8B")["config"]
+    _hf_cache(tmp_path, "meta-llama/Llama-3.1-8B", cfg)
+    calc = CALCULATORS[name](model="llama-3.1-8b")
+    catalog = calc.breakdown
+    calc.picker.hub_cache = tmp_path
+    calc.hub.value = "meta-llama/Llama-3.1-8B"
+    assert calc.model.value == "__hub__" and calc.error is None and not no_network  # read from the cache
+    assert dict(calc.breakdown) == dict(catalog)
+
+
+def test_a_hugging_face_id_not_cached_and_offline_says_so_then_recovers(tmp_path, no_network):
+    calc = InferenceCalculator()
+    calc.picker.hub_cache = tmp_path
+    calc.hub.value = "some-org/not-cached"
+    assert no_network  # it tried to fetch, and the failure became a message
+    assert calc.breakdown is None and "not in the local Hugging Face cache" in calc.error
+    assert "hf download some-org/not-cached config.json" in calc.error and "upload" in calc.error
+    calc.model.value = "llama-3.2-1b"
+    assert calc.error is None
+
+
+def test_the_model_box_takes_a_catalog_name_and_refuses_nonsense(tmp_path, no_network):
+    calc = TrainingCalculator()
+    calc.hub.value = "llama-3.1-8b"
+    assert calc.model.value == "llama-3.1-8b" and calc.error is None
+    calc.hub.value = "not a model"
+    assert "neither a catalog model nor a Hugging Face id" in calc.error and not no_network
+
+
+def test_offline_without_download_does_not_try_the_network(tmp_path, no_network):
+    calc = ServingCalculator()
+    calc.picker.hub_cache, calc.picker.download = tmp_path, False
+    calc.hub.value = "some-org/not-cached"
+    assert not no_network and "hf download some-org/not-cached config.json" in calc.error
