@@ -20,9 +20,13 @@ lab: $(STAMP)
 
 # The calculators as a no-code web page (Voila hides the code): open the printed address in a browser.
 APP_PORT ?= 8866
+# A page closed (or left) for APP_CULL_IDLE seconds has its kernel shut down, checked every APP_CULL_INTERVAL s;
+# an open page is never culled. The llmmem template (share/jupyter) is Voila's lab page minus its CDN fonts.
+APP_CULL_IDLE ?= 600
+APP_CULL_INTERVAL ?= 60
 app: $(STAMP)
 	@echo "Calculators: http://127.0.0.1:$(APP_PORT)/  (Ctrl+C to stop)"
-	$(BIN)/voila notebooks/calculator.ipynb --no-browser --Voila.ip=127.0.0.1 --port=$(APP_PORT)
+	JUPYTER_PATH=$(CURDIR)/share/jupyter $(BIN)/voila notebooks/calculator.ipynb --template=llmmem --no-browser --Voila.ip=127.0.0.1 --port=$(APP_PORT) --MappingKernelManager.cull_idle_timeout=$(APP_CULL_IDLE) --MappingKernelManager.cull_interval=$(APP_CULL_INTERVAL)
 
 # ruff (E, W, F, I, UP, B at 120 columns) and mypy on llmmem, both configured in pyproject.toml.
 lint: $(STAMP)
