@@ -39,3 +39,17 @@ def plain_note(note: str) -> str:
     if sep and head in COMPONENT_NAMES:
         note = f"{display_name(head)}: {rest}"
     return typeset(note)
+
+
+# One colour per component, the same on the calculators' bars and in every figure (colour-blind-safe Okabe-Ito
+# palette: Okabe & Ito, "Color Universal Design", 2008; https://jfly.uni-koeln.de/color/).
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+COMPONENT_COLOR = {"weights": PALETTE[0], "master_weights": PALETTE[1], "gradients": PALETTE[2],
+                   "optimizer_states": PALETTE[3], "activations": PALETTE[4], "logits": PALETTE[5],
+                   "logits_grad": "#F5C710", "kv_cache": PALETTE[2], "adapter_weights": "#7B3294",
+                   "gathered_weights": "#A6761D", "overhead": "#999999", "margin": "#BBBBBB"}
+
+
+def component_color(name: str, i: int) -> str:
+    """The component's own colour; one not listed takes the palette in order (its position `i`)."""
+    return COMPONENT_COLOR.get(name, PALETTE[i % len(PALETTE)])

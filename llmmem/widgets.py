@@ -28,13 +28,11 @@ from .formats import format_names
 from .gpus import GPU, get_gpu, gpu_names, gpus_needed_explained
 from .inference import KV_CACHE_FORMATS, inference_memory, max_context
 from .model import ModelSpec, catalog_names
-from .names import display_name, plain_note, typeset
+from .names import component_color, display_name, plain_note, typeset
 from .parallel import STRATEGIES, sharded_training_memory
 from .training import ATTENTION, OPTIMIZERS, PRECISIONS, RECOMPUTE, training_memory
 from .units import GB, format_bytes, parse_context, parse_count
 
-# Okabe-Ito, colour-blind safe (the palette of llmmem.plots).
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 RED = "#B00020"
 GREEN = "#1B7F3B"
 BITS_OPTIONS = (("32 (fp32)", 32), ("16 (bf16/fp16)", 16), ("8 (int8/fp8)", 8), ("4 (int4)", 4))
@@ -88,7 +86,7 @@ def breakdown_bar_html(breakdown, capacity_bytes: int, n_gpus: int, gpu_name: st
     span = (max(breakdown.total, capacity_bytes * cards) or 1) * 1.12
     segments = "".join(
         f'<div title="{html.escape(display_name(name))}: {value / GB:,.1f} GB" style="width:{100 * value / span:.3f}%;'
-        f'background:{PALETTE[i % len(PALETTE)]};height:100%"></div>'
+        f'background:{component_color(name, i)};height:100%"></div>'
         for i, (name, value) in enumerate(breakdown.items())
     )
     marks = "".join(
@@ -102,7 +100,7 @@ def breakdown_bar_html(breakdown, capacity_bytes: int, n_gpus: int, gpu_name: st
              f'<span style="position:absolute;right:{100 - label_at:.3f}%;white-space:nowrap">'
              f'{html.escape(what)}: {cards * capacity_bytes / GB:,.1f} GB &#9662;</span></div>')
     legend = " &nbsp; ".join(
-        f'<span style="white-space:nowrap"><span style="color:{PALETTE[i % len(PALETTE)]}">&#9632;</span> '
+        f'<span style="white-space:nowrap"><span style="color:{component_color(name, i)}">&#9632;</span> '
         f"{html.escape(display_name(name))} {value / GB:,.1f} GB</span>"
         for i, (name, value) in enumerate(breakdown.items())
     )
