@@ -96,9 +96,12 @@ def breakdown_bar_html(breakdown, capacity_bytes: int, n_gpus: int, gpu_name: st
     )
     label_at = 100 * cards * capacity_bytes / span
     what = f"one {gpu_name}" if cards == 1 else f"{cards} \u00d7 {gpu_name}"
+    words = f"{html.escape(what)}: {cards * capacity_bytes / GB:,.1f} GB"
+    # The label ends at its line, or starts there when the line is too far left for the words to fit before it.
+    place = (f"left:{label_at:.3f}%\">&#9662; {words}" if label_at < 40 else
+             f"right:{100 - label_at:.3f}%\">{words} &#9662;")
     label = (f'<div style="position:relative;height:16px;font-size:12px;color:{RED}">'
-             f'<span style="position:absolute;right:{100 - label_at:.3f}%;white-space:nowrap">'
-             f'{html.escape(what)}: {cards * capacity_bytes / GB:,.1f} GB &#9662;</span></div>')
+             f'<span style="position:absolute;white-space:nowrap;{place}</span></div>')
     legend = " &nbsp; ".join(
         f'<span style="white-space:nowrap"><span style="color:{component_color(name, i)}">&#9632;</span> '
         f"{html.escape(display_name(name))} {value / GB:,.1f} GB</span>"
@@ -150,10 +153,14 @@ def compare_table_html(rows: list[FormatRow], card: GPU, caption: str) -> str:
             cells = (f"<td>{r.total_bytes / GB:,.1f}</td><td>{r.per_gpu_bytes / GB:,.1f}</td>"
                      f'<td style="color:{colour};font-weight:bold">{r.n_gpus} \u00d7 {html.escape(card.name)}</td>')
         body.append(f"<tr><td><code>{html.escape(r.fmt)}</code></td>{cells}</tr>")
-    return (f'<details class="llmmem-compare" open><summary>Compare formats</summary>'
-            f'<table style="border-collapse:collapse;font-size:13px"><caption style="text-align:left;color:#555">'
-            f"{html.escape(caption)}</caption><tr><th>weights in</th><th>memory, GB</th><th>per GPU, GB</th>"
-            f"<th>GPUs needed</th></tr>{''.join(body)}</table></details>")
+    return (f'<details class="llmmem-compare" open><summary><b>Compare formats</b></summary>'
+            f'<div style="color:#555;font-size:13px">{html.escape(caption)}</div>'
+            f'<table class="llmmem-compare-table" style="border-collapse:collapse;font-size:13px">'
+            f"<tr><th>weights in</th><th>memory, GB</th><th>per GPU, GB</th><th>GPUs needed</th></tr>"
+            f"{''.join(body)}</table></details>"
+            "<style>.llmmem-compare-table td, .llmmem-compare-table th {padding:1px 12px 1px 0;"
+            "text-align:right} .llmmem-compare-table td:first-child, .llmmem-compare-table th:first-child,"
+            ".llmmem-compare-table td[colspan] {text-align:left}</style>")
 
 
 def _dropdown(options, value, description):

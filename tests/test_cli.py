@@ -167,7 +167,7 @@ def test_serve_compare_lists_every_format_with_gpus_as_the_calculator_does(capsy
     data = json.loads(out)
     assert code == 0 and [r["format"] for r in data["formats"]] == list(COMPARE_FORMATS)
     calc = InferenceCalculator(model="llama-3.1-70b", gpu="H100-80GB")  # the table under the calculator
-    table = calc.result.value.split("llmmem-compare")[1]
+    table = calc.result.value.split('class="llmmem-compare"')[1]
     for row in data["formats"]:
         assert f"<td>{row['total']['GB']:,.1f}</td>" in table and f"{row['gpus']} × H100-80GB" in table
     bf16 = next(r for r in data["formats"] if r["format"] == "bf16")

@@ -383,7 +383,7 @@ def test_compare_formats_table_under_serving_and_inference():
     from llmmem.compare import COMPARE_FORMATS, compare_serving_formats
 
     calc = ServingCalculator(model="llama-3.1-70b", gpu="H100-80GB")
-    table = calc.result.value.split("llmmem-compare")[1]
+    table = calc.result.value.split('class="llmmem-compare"')[1]
     assert all(f"<code>{f}</code>" in table for f in COMPARE_FORMATS)
     rows = compare_serving_formats(ModelSpec.from_catalog("llama-3.1-70b"), "H100-80GB")
     bf16 = next(r for r in rows if r.fmt == "bf16")
