@@ -139,3 +139,55 @@ def test_a_closed_page_has_its_kernel_culled(page, artifacts, tmp_path):
             time.sleep(0.2)
         # shut down by the culler (not by the page): idle, with no browser connected
         assert re.search(rf"Culling 'idle' kernel .*\({started[0]}\) with 0 connections", log.read_text())
+
+
+def test_jupyterlab_calculator_updates_while_typing(page, artifacts, tmp_path):
+    """The 00_start_here calculator in JupyterLab: "13B" typed without Enter redraws the answer and the badge."""
+    import json
+    import os
+
+    from conftest import copy_notebooks
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect
+
+    token = "llmmem-browser-calculators"  # the server listens on 127.0.0.1 only, for this test
+    root = copy_notebooks(tmp_path / "notebooks")
+    env = jupyter_env(tmp_path / "jupyter")
+    settings = Path(env["JUPYTERLAB_SETTINGS_DIR"]) / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True, exist_ok=True)  # no news or update toast over the page
+    (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false",
+                                                                          "checkForUpdates": False}))
+    port = free_port()
+    cmd = [str(BIN / "jupyter"), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+           f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}", "--LabApp.news_url=None",
+           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.extension_manager=readonly"]
+    if os.geteuid() == 0:  # CI containers run as root
+        cmd.append("--allow-root")
+    attempted = _offline(page)
+    with running_server(cmd, f"http://127.0.0.1:{port}/api/status?token={token}", env,
+                        artifacts / "calculators.jupyterlab.log"):
+        page.goto(f"http://127.0.0.1:{port}/lab/tree/00_start_here.ipynb?token={token}", timeout=60_000)
+        indicator = page.locator(".jp-Notebook-ExecutionIndicator")
+        expect(indicator).to_have_attribute("data-status", "idle", timeout=60_000)
+        first_prompt = page.locator(".jp-CodeCell .jp-InputPrompt").first
+        for attempt in range(3):  # JupyterLab 4 may drop cells sent while its kernel socket reconnects once
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
+            try:
+                expect(first_prompt).to_have_text(re.compile(r"\[\d+\]"), timeout=15_000)
+                break
+            except (AssertionError, PlaywrightTimeout):
+                if attempt == 2:
+                    raise
+        serving = page.locator(".llmmem-serving").first
+        headline, badge = serving.locator(".llmmem-headline"), serving.locator(".llmmem-badge")
+        expect(headline).to_have_text(_expected("70B")[0], timeout=60_000)
+        expect(indicator).to_have_attribute("data-status", "idle", timeout=60_000)  # every cell has run
+        serving.scroll_into_view_if_needed()
+        size = serving.locator(".widget-text:has(label:text-is('Model size')) input")
+        size.fill("")
+        size.press_sequentially("13B", delay=50)  # no Enter
+        expect(headline).to_have_text(_expected("13B")[0], timeout=20_000)
+        expect(badge).to_have_css("background-color", GREEN)
+        page.screenshot(path=str(artifacts / "calculator_jupyterlab.png"))
+    assert attempted == [], f"JupyterLab asked the internet for {attempted}"
