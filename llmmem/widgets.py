@@ -368,7 +368,7 @@ class Calculator:
         except Exception as err:  # every failure replaces the answer with a red message; the next input recovers
             if not isinstance(err, (ValueError, *(kind for kind, _ in EXPECTED_ERRORS))):
                 LOG.exception("%s failed on unexpected input", type(self).__name__)
-            self.breakdown, self.n_gpus, self.error, self.fits = None, None, typeset(describe_error(err)), None
+            self.breakdown, self.n_gpus, self.error, self.fits = None, None, self._name_field(err), None
             self.result.value = error_html(self.error)
             return
         self.breakdown, self.n_gpus, self.error, self._headline = view.breakdown, view.n_gpus, None, view.headline
@@ -380,6 +380,17 @@ class Calculator:
             f"{breakdown_bar_html(view.breakdown, view.gpu.memory_bytes, view.n_gpus, view.gpu.name)}"
             f"<ul style='margin:4px 0;font-size:13px'>{lines}</ul>{view.extra_html}"
         )
+
+    def _name_field(self, err: BaseException) -> str:
+        """The message, led by the field's label when the library named its keyword ('n_gpus (100) must ...')."""
+        text = typeset(describe_error(err))
+        first = re.match(r"[a-z_]+", text)
+        labels = {"n_gpus": getattr(getattr(self, "gpus", None), "description", None),
+                  "seq_len": getattr(getattr(self, "seq_len", None), "description", None),
+                  "batch": getattr(getattr(self, "batch", None), "description", None),
+                  "rank": getattr(getattr(self, "rank", None), "description", None)}
+        label = labels.get(first.group(0)) if first else None
+        return f"{label}: {text}" if label and not text.startswith(label) else text
 
     @staticmethod
     def _check_finite(view: View) -> None:

@@ -151,6 +151,7 @@ def test_many_gpu_calculator_matches_llmmem():
     assert "per GPU on 128 GPUs" in calc.summary()
     calc.gpus.value = "100"  # not a multiple of tp x pp = 16: red, then recovers
     assert "multiple of tp × pp" in calc.result.value and calc.breakdown is None
+    assert calc.error.startswith("GPU count: ")  # the library's keyword, led by the field's label
     calc.gpus.value = "64"
     assert calc.error is None and "on 64 GPUs" in calc.summary()
 
