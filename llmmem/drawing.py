@@ -98,9 +98,11 @@ def plot_breakdown(breakdown, ax=None, capacity_bytes=None, capacity_label=None)
     right = left
     if capacity_bytes is not None:
         ax.axvline(capacity_bytes / GB, color=RED, linestyle="--", linewidth=2)
-        ax.text(capacity_bytes / GB, 0.45, f" {capacity_label or 'capacity'}", color=RED, va="bottom",
-                fontsize=TEXT_PT)
         right = max(right, capacity_bytes / GB)
+        # The label stays inside the frame: left of the line when the line is in the right half.
+        inside_left = capacity_bytes / GB > right * 1.12 / 2
+        ax.text(capacity_bytes / GB, 0.45, f" {capacity_label or 'capacity'} ", color=RED, va="bottom",
+                ha="right" if inside_left else "left", fontsize=TEXT_PT, backgroundcolor="white")
     ax.set_xlim(0, right * 1.12 or 1)  # the capacity line never sits on the frame
     ax.set_yticks([])
     ax.set_ylim(-0.6, 0.8)
