@@ -23,8 +23,13 @@ lab: $(STAMP)
 # The calculators as a no-code web page (Voila hides the code): open the address it prints (read from Voila's
 # own log: Voila moves on to the next port when 8866 is taken). APP_ARGS: more Voila options.
 APP_PORT ?= 8866
+# A page closed (or left) for APP_CULL_IDLE seconds has its kernel shut down, checked every APP_CULL_INTERVAL s;
+# an open page is never culled. The llmmem template (share/jupyter) is Voila's lab page minus its CDN fonts.
+APP_CULL_IDLE ?= 600
+APP_CULL_INTERVAL ?= 60
 app: $(STAMP)
-	$(BIN)/python scripts/launch.py app --port=$(APP_PORT) $(APP_ARGS)
+	JUPYTER_PATH=$(CURDIR)/share/jupyter $(BIN)/python scripts/launch.py app --port=$(APP_PORT) --template=llmmem \
+		--MappingKernelManager.cull_idle_timeout=$(APP_CULL_IDLE) --MappingKernelManager.cull_interval=$(APP_CULL_INTERVAL) $(APP_ARGS)
 
 # ruff (E, W, F, I, UP, B at 120 columns) and mypy on llmmem, both configured in pyproject.toml.
 lint: $(STAMP)

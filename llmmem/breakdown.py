@@ -116,6 +116,6 @@ class Breakdown(Mapping):
 
     def plot(self, ax=None, capacity_bytes=None, capacity_label=None):
         """A stacked bar of the components (matplotlib is imported here, not at `import llmmem`)."""
-        from .plots import plot_breakdown
+        from .drawing import plot_breakdown
 
         return plot_breakdown(self, ax=ax, capacity_bytes=capacity_bytes, capacity_label=capacity_label)

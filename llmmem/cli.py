@@ -19,6 +19,7 @@ from .breakdown import Breakdown
 from .estimate import serving_breakdown
 from .gpus import get_gpu, gpu_names, gpus_needed_explained
 from .model import ModelSpec, catalog_names
+from .names import display_name, plain_note
 from .units import GB, GiB, format_bytes, format_count, parse_context, parse_count
 from .validation import check_batch, check_fraction, check_parallel, check_real, quote
 
@@ -54,6 +55,50 @@ def _gpu_report(total, gpu) -> dict:
     return {"gpu": card.name, "memory_bytes": card.memory_bytes, "count": count, "arithmetic": arithmetic}
 
 
+def _table(b: Breakdown) -> str:
+    """The Breakdown as a table, components in plain words (llmmem.names); the JSON keeps the code names."""
+    names = {k: display_name(k) for k in b}
+    width = max([len("component"), len("total")] + [len(n) for n in names.values()])
+    lines = [b.title] if b.title else []
+    lines.append(f"{'component':<{width}}  {'GB':>10}  {'GiB':>10}  {'share':>6}")
+    for key, value in b.items():
+        share = 100 * value / (b.total or 1)
+        lines.append(f"{names[key]:<{width}}  {value / GB:>10,.2f}  {value / GiB:>10,.2f}  {share:>5.1f}%")
+    lines.append(f"{'total':<{width}}  {b.total / GB:>10,.2f}  {b.total / GiB:>10,.2f}  {'':>6}")
+    lines += [f"note: {plain_note(n)}" for n in b.notes]
+    return "\n".join(lines)
+
+
+def _emit_compare(args, spec, count) -> None:
+    """`serve MODEL --compare`: every format side by side, as under the serving and inference calculators."""
+    from .compare import compare_inference_formats, compare_serving_formats
+
+    card = get_gpu(args.gpu)
+    if spec is None:
+        overhead = 1.2 if args.overhead is None else args.overhead
+        rows = compare_serving_formats(count, card, overhead=overhead)
+        what = f"{format_count(count)} parameters, weights × {overhead:g} overhead"
+    else:
+        seq_len = parse_context(args.context or "8192")
+        batch = 1 if args.batch is None else args.batch
+        rows = compare_inference_formats(spec, card, kv_cache=args.kv_cache or "bf16", batch=batch, seq_len=seq_len)
+        what = f"{spec.name}, {args.kv_cache or 'bf16'} KV cache, batch {batch} x {seq_len:,} tokens, fewest GPUs (TP)"
+    if args.json:
+        print(json.dumps({"command": "serve", "compare": what, "gpu": card.name, "formats": [
+            {"format": r.fmt, "note": r.note or None, "gpus": r.n_gpus,
+             "total": None if r.total_bytes is None else _amount(r.total_bytes),
+             "per_gpu": None if r.per_gpu_bytes is None else _amount(r.per_gpu_bytes)} for r in rows]}, indent=2))
+        return
+    print(f"Compare formats: {what}, on {card.name}")
+    print(f"{'weights in':<10}  {'memory, GB':>11}  {'per GPU, GB':>11}  GPUs needed")
+    for r in rows:
+        if r.n_gpus is None or r.total_bytes is None or r.per_gpu_bytes is None:
+            print(f"{r.fmt:<10}  {r.note}")
+        else:
+            total, per_gpu = r.total_bytes / GB, r.per_gpu_bytes / GB
+            print(f"{r.fmt:<10}  {total:>11,.1f}  {per_gpu:>11,.1f}  {r.n_gpus} x {card.name}")
+
+
 def _emit(args, b: Breakdown, gpus: dict | None, inputs: dict, extra: Sequence[str] = ()) -> None:
     if args.json:
         out = {"command": args.command, "input": inputs, "title": b.title,
@@ -63,7 +108,7 @@ def _emit(args, b: Breakdown, gpus: dict | None, inputs: dict, extra: Sequence[s
             out["gpus"] = gpus
         print(json.dumps(out, indent=2))
         return
-    print(repr(b))
+    print(_table(b))
     print()
     print(f"Memory: {format_bytes(b.total)}")
     for line in extra:
@@ -82,6 +127,9 @@ def _given(args, *names: str) -> list[str]:
 
 def cmd_serve(args) -> None:
     spec, count = _model_or_size(args.model)
+    if getattr(args, "compare", False):
+        _emit_compare(args, spec, count)
+        return
     if spec is None:
         needs_spec = _given(args, "context", "batch", "weights", "kv_cache", "tp")
         if needs_spec:
@@ -452,6 +500,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="catalog model: share of each card the server may use (default 0.9, vLLM's default)")
     p.add_argument("--no-tp-divides-heads", dest="tp_divides_heads", action="store_false",
                    help="catalog model: count GPUs as total / capacity, ignoring that TP must divide the heads")
+    p.add_argument("--compare", action="store_true",
+                   help="a table of every common weight format (fp32 ... q4_k_m): memory, per GPU, GPUs needed")
     p.add_argument("--json", action="store_true", help=json_help)
     p.set_defaults(func=cmd_serve)
 

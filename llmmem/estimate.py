@@ -73,10 +73,10 @@ def serving_breakdown(params, bits=16, overhead=1.2, fmt=None) -> Breakdown:
     weights_bytes = int(weights) if weights.denominator == 1 else float(weights)
     return Breakdown(
         {"weights": weights_bytes, "overhead": float(total - weights)},
-        title=f"Serving {format_count(count)} parameters at {q} bits (seed formula)",
+        title=f"Serving {format_count(count)} parameters at {q} bits (the quick rule: weights + overhead)",
         notes=(
             f"M = P x Q / 8 x overhead = {count:,} x {q} / 8 x {float(factor):g} = {float(total) / GB:,.1f} GB",
-            f"overhead: a flat {float(factor) - 1:.0%} of the weights, as in the seed articles",
+            f"overhead: a flat {float(factor) - 1:.0%} of the weights, as in the two source articles",
         ),
     )
 
@@ -93,6 +93,6 @@ def _format_serving_breakdown(spec_or_params, fmt, overhead) -> Breakdown:
         notes=(
             f"weights: {fmt} at {float(bits_per_weight(fmt, spec)):.3f} bits per weight on average x {count:,} "
             f"parameters = {weights / GB:,.1f} GB (block scales and 16-bit tensors included)",
-            f"overhead: a flat {float(factor) - 1:.0%} of the weights, as in the seed articles",
+            f"overhead: a flat {float(factor) - 1:.0%} of the weights, as in the two source articles",
         ),
     )

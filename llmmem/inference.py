@@ -382,14 +382,14 @@ def _overhead_bytes(overhead, weights_total, tp):
     if overhead is None:
         constant = NON_TORCH_BYTES_SINGLE_GPU if tp == 1 else NON_TORCH_BYTES_TP
         label = "0.25 GiB (one GPU)" if tp == 1 else "2.1 GiB per GPU (TP > 1: NCCL buffers)"
-        return constant, (f"overhead: non-torch memory measured by vLLM 0.19 on H100, {label}; "
-                          "CUDA graphs and context not included")
+        return constant, (f"overhead: memory outside PyTorch's allocator, measured in vLLM's start-up logs on an H100 "
+                          f"({label}); CUDA graphs and context not included")
     if isinstance(overhead, bool) or not isinstance(overhead, Real) or not 0 <= overhead <= 1:
         raise ValueError(
             f"overhead must be None (a measured constant) or a fraction of the weights between 0 and 1 "
             f"(0.2 = the seed articles' 20 %); got {quote(overhead)}"
         )
-    return overhead * weights_total, (f"overhead: {overhead:.0%} of the weights, the seed articles' flat margin, "
+    return overhead * weights_total, (f"overhead: {overhead:.0%} of the weights, the two source articles' flat margin, "
                                       "used instead of the vLLM non-torch constant")
 
 
@@ -404,7 +404,7 @@ def _weights_note(spec: ModelSpec, weights: str) -> str:
                 "in 16 bits, embedding/norms/router/LM head/vision tower in 16 bits)")
     shown = "bf16 (weights='auto': the checkpoint carries no quantization_config)" if str(weights).strip().lower() \
         == "auto" else weights
-    base = f"weights: {shown} as llmmem.formats.weight_bytes counts them (quantized formats keep embedding, " \
+    base = f"weights: every tensor in {shown}, block scales included (quantized formats keep the embedding, " \
            "LM head and norms in 16 bits)"
     if q is not None:
         base += f"; this explicit format overrides the checkpoint's quantization_config ({q.get('quant_method')})"
@@ -473,7 +473,9 @@ def inference_memory(spec, weights="auto", kv_cache="bf16", batch=1, seq_len=819
             + f", / {ranks} GPU(s): vLLM shards embedding and LM head over TP too",
             f"kv_cache: exact, {kv_cache} ({KV_CACHE_FORMATS[kv_format]} bits per element), "
             "windows and TP replication included",
-            f"activations: estimate of the prefill/sampler peak for {tokens:,} tokens (vLLM-style chunked prefill)",
+            f"activations: an estimate of the peak while reading the prompt, for one prefill chunk of {tokens:,} "
+            f"tokens (vLLM reads a long prompt at most {max_num_batched_tokens:,} tokens at a time, so this part "
+            "does not grow with the context)",
             overhead_note,
             *vision_note,
         ),

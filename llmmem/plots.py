@@ -1,90 +1,43 @@
-"""The kit's figures, in one style: units on the axes, GB (10^9 bytes) stated, readable at a glance.
+"""The course's figures, one per chapter idea, in the kit's one style (`llmmem.drawing`): units on the axes,
+GB (10^9 bytes) stated, readable at notebook width.
 
-matplotlib is imported here, so `import llmmem` does not pay for it.
+These call the estimators; the generic drawing of a Breakdown (`llmmem.drawing`) does not, so
+breakdown -> drawing has no import circle. matplotlib is imported here, so `import llmmem` does not pay for it.
 """
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
-
+from .drawing import (  # noqa: F401  (re-exported: the generic drawing lives in llmmem.drawing)
+    COMPONENT_COLOR,
+    PALETTE,
+    RED,
+    TEXT_PT,
+    _finish_line_chart,
+    _gpu_capacity_lines,
+    _new_axes,
+    component_color,
+    plot_breakdown,
+    plot_breakdown_columns,
+)
 from .estimate import SERVING_BITS, serving_memory
 from .gpus import get_gpu
 from .units import GB
 
-# One colour per component, stable across figures (colour-blind-safe Okabe-Ito palette).
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
-# Each component keeps its colour in every figure; others take the palette in order.
-COMPONENT_COLOR = {"weights": PALETTE[0], "master_weights": PALETTE[1], "gradients": PALETTE[2],
-                   "optimizer_states": PALETTE[3], "activations": PALETTE[4], "logits": PALETTE[5],
-                   "logits_grad": "#F5C710", "kv_cache": PALETTE[2], "adapter_weights": "#7B3294",
-                   "gathered_weights": "#A6761D", "overhead": "#999999", "margin": "#BBBBBB"}
 PRECISION_LABEL = {32: "fp32 (32 bits)", 16: "bf16/fp16 (16 bits)", 8: "int8/fp8 (8 bits)", 4: "int4 (4 bits)"}
-
-
-def component_color(name: str, i: int) -> str:
-    return COMPONENT_COLOR.get(name, PALETTE[i % len(PALETTE)])
-
-
-def _new_axes(ax, size=(8, 3)):
-    if ax is None:
-        _, ax = plt.subplots(figsize=size, dpi=90, layout="constrained")
-    return ax
-
-
-def _finish_line_chart(ax, ticks, tick_labels, xlabel, ylabel, heading, x_base=10, log_y=True, **legend):
-    """The kit's line charts: log x (and usually log y) at the given ticks, labels, a grid, a legend."""
-    ax.set_xscale("log", base=x_base)
-    if log_y:
-        ax.set_yscale("log")
-    ax.set_xticks(ticks, tick_labels)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(heading)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(**legend)
-    return ax
-
-
-def _gpu_capacity_lines(ax, gpus, x_right):
-    """One dashed line per GPU at its driver-reported capacity, labelled at the right."""
-    for j, name in enumerate(gpus):
-        card = get_gpu(name)
-        ax.axhline(card.memory_bytes / GB, color="0.35", linestyle=(0, (4, 2 + 2 * j)), linewidth=1)
-        ax.text(x_right, card.memory_bytes / GB * 1.02, f"one {card.name}: {card.memory_bytes / GB:.1f} GB",
-                color="0.25", fontsize=8, va="bottom", ha="right")
-
-
-def plot_breakdown(breakdown, ax=None, capacity_bytes=None, capacity_label=None):
-    """One horizontal stacked bar of a Breakdown in GB, with a dashed line at a GPU capacity."""
-    ax = _new_axes(ax, size=(8, 2.4))
-    left = 0.0
-    for i, (name, value) in enumerate(breakdown.items()):
-        width = value / GB
-        ax.barh([0], [width], left=left, color=component_color(name, i), label=f"{name}: {width:,.1f} GB")
-        left += width
-    if capacity_bytes is not None:
-        ax.axvline(capacity_bytes / GB, color="#B00020", linestyle="--", linewidth=2)
-        ax.text(capacity_bytes / GB, 0.45, f" {capacity_label or 'capacity'}", color="#B00020", va="bottom")
-    ax.set_yticks([])
-    ax.set_ylim(-0.6, 0.8)
-    ax.set_xlabel("GPU memory, GB (10^9 bytes)")
-    ax.set_title(breakdown.title or f"Total {breakdown.total / GB:,.1f} GB")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35), ncol=4, frameon=False)
-    ax.grid(axis="x", alpha=0.3)
-    return ax
 
 
 def plot_serving_vs_size(sizes_billions=(1, 3, 8, 13, 34, 70, 180, 405), bits=SERVING_BITS,
                          gpus=("A100-80GB", "H100-80GB", "H200"), overhead=1.2, ax=None):
-    """Serving memory (seed formula) against model size, one line per precision, GPU capacities dashed."""
+    """Serving memory (the quick rule, weights x overhead) against model size, one line per precision, GPU
+    capacities dashed."""
     ax = _new_axes(ax, size=(8, 5))
     for i, q in enumerate(sorted(bits, reverse=True)):
         memory = [serving_memory(s * 10**9, bits=q, overhead=overhead) / GB for s in sizes_billions]
         ax.plot(sizes_billions, memory, marker="o", color=PALETTE[i], label=PRECISION_LABEL.get(q, f"{q} bits"))
-    _gpu_capacity_lines(ax, gpus, sizes_billions[-1])
+    _gpu_capacity_lines(ax, gpus)
     return _finish_line_chart(ax, sizes_billions, [f"{s:g}B" for s in sizes_billions],
                               "model size, billions of parameters (log scale)", "GPU memory to serve, GB (log scale)",
-                              f"Serving memory by the seed formula (weights x {overhead:g})",
+                              f"Serving memory by the quick rule (weights \u00d7 {overhead:g})",
                               title="weights stored in", loc="upper left")
 
 
@@ -108,31 +61,7 @@ def plot_activations_vs_seq_len(spec, seq_lens=(512, 1024, 2048, 4096, 8192, 163
             label="Korthikanti et al. 2022 (GPT-style, with dropout)")
     return _finish_line_chart(ax, seq_lens, [f"{s:,}" for s in seq_lens], "sequence length, tokens (log scale)",
                               "activations saved for backward, GB (log scale)",
-                              f"{spec.name}: activations for batch {batch} at {precision}", x_base=2, fontsize=8)
-
-
-def plot_breakdown_columns(columns, title, capacity_bytes=None, capacity_label=None, digits=1, ax=None):
-    """Breakdowns side by side as stacked columns in GB (a dict label -> Breakdown), totals on top, components in
-    their usual colours, a GPU capacity dashed if given."""
-    ax = _new_axes(ax, size=(8, 4.5))
-    names = list(dict.fromkeys(name for b in columns.values() for name in b))
-    bottoms = [0.0] * len(columns)
-    for i, name in enumerate(names):
-        heights = [b.get(name, 0) / GB for b in columns.values()]
-        ax.bar(list(columns), heights, bottom=bottoms, color=component_color(name, i), label=name, width=0.55)
-        bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
-    for x, top in enumerate(bottoms):
-        ax.text(x, top, f"{top:,.{digits}f} GB", ha="center", va="bottom", fontsize=9)
-    if capacity_bytes is not None:
-        ax.axhline(capacity_bytes / GB, color="#B00020", linestyle="--")
-        ax.text(-0.45, capacity_bytes / GB, f" {capacity_label or 'capacity'}", color="#B00020", ha="left",
-                va="bottom", backgroundcolor="white")
-    ax.set_ylim(0, max(bottoms + [capacity_bytes / GB if capacity_bytes else 0]) * 1.12)
-    ax.set_ylabel("GPU memory, GB (10^9 bytes)")
-    ax.set_title(title)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
-    ax.grid(axis="y", alpha=0.3)
-    return ax
+                              f"{spec.name}: activations for batch {batch} at {precision}", x_base=2, fontsize=TEXT_PT)
 
 
 def plot_training_timeline(phases, capacity_bytes=None, capacity_label=None, ax=None):
@@ -154,7 +83,7 @@ def plot_bits_per_weight(names=("fp32", "bf16", "fp8", "mxfp8", "int8", "q8_0", 
     ax.barh(y, element, color=PALETTE[0], label="the weights (element bits)")
     ax.barh(y, overhead, left=element, color=PALETTE[5], label="constants: scales, zeros, mins")
     for yi, f in zip(y, formats, strict=True):
-        ax.text(float(f.bits_per_weight) + 0.3, yi, f"{float(f.bits_per_weight):.4g}", va="center", fontsize=8)
+        ax.text(float(f.bits_per_weight) + 0.3, yi, f"{float(f.bits_per_weight):.4g}", va="center", fontsize=TEXT_PT)
     ax.set_yticks(y, [f.name for f in formats])
     ax.set_xlabel("bits per weight (constants included)")
     ax.set_title("What a weight really costs in each format")
@@ -171,7 +100,7 @@ def plot_predicted_vs_measured(labels, predicted, measured, unit="GiB", title=No
     ax.bar([i - 0.2 for i in x], predicted, width=0.4, color=PALETTE[0], label="predicted (llmmem)")
     ax.bar([i + 0.2 for i in x], measured, width=0.4, color=PALETTE[1], label="measured")
     for i, (p, m) in enumerate(zip(predicted, measured, strict=True)):
-        ax.text(i, max(p, m) * 1.02, f"{p / m:.3f}", ha="center", va="bottom", fontsize=7)
+        ax.text(i, max(p, m) * 1.02, f"{p / m:.3f}", ha="center", va="bottom", fontsize=TEXT_PT)
     ax.set_xticks(x, labels, rotation=45, ha="right")
     ax.set_ylabel(f"size, {unit}")
     ax.set_title(title or "Predicted vs measured (numbers: predicted / measured)")
@@ -206,12 +135,12 @@ def plot_param_shares(specs, ax=None):
         ax.barh(labels, shares, left=left, color=colors[name], label=shown[name])
         left = [a + b for a, b in zip(left, shares, strict=True)]
     for i, m in enumerate(labels):
-        ax.text(101, i, f"{specs[m].num_params() / 1e9:,.1f} B", va="center", fontsize=7)
+        ax.text(101, i, f"{specs[m].num_params() / 1e9:,.1f} B", va="center", fontsize=TEXT_PT)
     ax.set_xlim(0, 112)
     ax.invert_yaxis()
     ax.set_xlabel("share of the model's parameters, %")
     ax.set_title("Where the parameters are (total in billions at the right)")
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.06), ncol=min(len(names), 6), fontsize=8, frameon=False)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.06), ncol=min(len(names), 5), fontsize=TEXT_PT, frameon=False)
     return ax
 
 
@@ -228,11 +157,11 @@ def plot_memory_vs_context(specs, contexts=(1024, 4096, 16384, 32768, 65536, 131
     for i, (label, spec) in enumerate(specs.items()):
         totals = [inference_memory(spec, weights, kv_cache, batch, n, tp).total / GB for n in contexts]
         ax.plot(contexts, totals, marker="o", color=PALETTE[i % len(PALETTE)], label=label)
-    _gpu_capacity_lines(ax, gpus, contexts[-1])
+    _gpu_capacity_lines(ax, gpus)
     return _finish_line_chart(ax, contexts, [f"{n // 1024}k" for n in contexts], "context length, tokens (log scale)",
                               "memory per GPU, GB (10^9 bytes)",
                               f"Weights ({weights}) + KV cache ({kv_cache}) + activations + overhead, batch {batch}",
-                              x_base=2, log_y=False, loc="upper left", fontsize=8)
+                              x_base=2, log_y=False, loc="upper left", fontsize=TEXT_PT)
 
 
 def plot_zero_stages_vs_gpus(spec_or_params, gpu_counts=(1, 2, 4, 8, 16, 32, 64, 128, 256), gpu="A100-80GB",
@@ -246,8 +175,9 @@ def plot_zero_stages_vs_gpus(spec_or_params, gpu_counts=(1, 2, 4, 8, 16, 32, 64,
         label = f"ZeRO-{stage}" + (" (plain data parallel)" if stage == 0 else "")
         ax.plot(gpu_counts, gb, marker="o", color=PALETTE[stage], label=label)
     card = get_gpu(gpu)
-    ax.axhline(card.memory_bytes / GB, color="#B00020", linestyle="--")
-    ax.text(gpu_counts[-1], card.memory_bytes / GB * 1.05, f"one {card.name}", color="#B00020", ha="right")
+    ax.axhline(card.memory_bytes / GB, color=RED, linestyle="--")
+    ax.text(1.01, card.memory_bytes / GB, f"one {card.name}\n{card.memory_bytes / GB:.1f} GB", color=RED,
+            transform=ax.get_yaxis_transform(), ha="left", va="center", fontsize=TEXT_PT, clip_on=False)
     name = getattr(spec_or_params, "name", None) or f"{spec_or_params / 1e9:g}B parameters"
     return _finish_line_chart(ax, gpu_counts, [str(n) for n in gpu_counts], "number of GPUs (data parallel, log scale)",
                               "training memory per GPU, GB (log scale)", f"{name}: per-GPU memory by ZeRO stage",

@@ -22,6 +22,7 @@ from .widgets import (
     _dropdown,
     _fits_text,
     _gpu_dropdown,
+    _per_gpu_verdict,
     _read_count,
     _read_tokens,
 )
@@ -39,8 +40,8 @@ class SpeedCalculator(Calculator):
         self.model, self.upload = self.picker.model, self.picker.upload
         self.weights = _dropdown(format_names(), weights, "Weights")
         self.kv_cache = _dropdown(list(KV_CACHE_FORMATS), kv_cache, "KV cache")
-        self.context = _count(context, "Context", "4096, 128K")
-        self.batch = _count(batch, "Batch", "1")
+        self.context = _count(context, "Context", "tokens", "4096, 128K")
+        self.batch = _count(batch, "Batch", "batch", "1")
         self.tp = _dropdown((1, 2, 4, 8), tp, "GPUs (TP)")
         self.gpu = _gpu_dropdown(gpu)
         controls = (*self.picker.controls, self.weights, self.kv_cache, self.context, self.batch, self.tp, self.gpu)
@@ -71,4 +72,5 @@ class SpeedCalculator(Calculator):
             f"time to first token for a {context:,}-token prompt: {ttft * 1e3:,.0f} ms (prefill, nothing queued)",
             *speed.notes,
         )
-        return View(memory, headline, card, 1, lines)
+        fits, badge = _per_gpu_verdict(memory.total, card)
+        return View(memory, headline, card, 1, fits, badge, lines)

@@ -191,3 +191,33 @@ def test_drill_speed_kind_and_why(capsys):
     assert cli.main(["drill", "--why", "--seed", "0", "--answer", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["kind"] == "why" and data["answer"]
+
+
+# ---------------------------------------------------------------------- serve --compare (issue 17)
+
+
+def test_serve_compare_lists_every_format_with_gpus_as_the_calculator_does(capsys):
+    from llmmem.compare import COMPARE_FORMATS
+    from llmmem.widgets import InferenceCalculator
+
+    code, out, _ = run(capsys, "serve", "llama-3.1-70b", "--compare", "--gpu", "H100-80GB", "--json")
+    data = json.loads(out)
+    assert code == 0 and [r["format"] for r in data["formats"]] == list(COMPARE_FORMATS)
+    calc = InferenceCalculator(model="llama-3.1-70b", gpu="H100-80GB")  # the table under the calculator
+    table = calc.result.value.split('class="llmmem-compare"')[1]
+    for row in data["formats"]:
+        assert f"<td>{row['total']['GB']:,.1f}</td>" in table and f"{row['gpus']} × H100-80GB" in table
+    bf16 = next(r for r in data["formats"] if r["format"] == "bf16")
+    per_gpu = inference_memory(ModelSpec.from_catalog("llama-3.1-70b"), weights="bf16", tp=bf16["gpus"]).total
+    assert bf16["per_gpu"]["bytes"] == per_gpu and per_gpu <= 80 * 2**30
+
+
+def test_serve_compare_for_a_size_says_what_a_mixed_format_needs(capsys):
+    code, out, _ = run(capsys, "serve", "70B", "--compare")
+    assert code == 0 and "168.0" in out and "2 x A100-80GB" in out  # bf16 is the seed answer
+    assert re.search(r"q4_k_m\s+needs a model's architecture", out)
+
+
+def test_serve_tables_use_plain_component_names(capsys):
+    code, out, _ = run(capsys, "serve", "llama-3.1-8b")
+    assert code == 0 and "KV cache" in out and "kv_cache" not in out

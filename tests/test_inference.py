@@ -266,7 +266,7 @@ def test_tp_divides_weights_and_switches_the_measured_overhead():
 def test_seed_fraction_replaces_the_measured_constant():
     b = inference_memory(L70, weights="fp8", overhead=0.2)
     assert b["overhead"] == pytest.approx(0.2 * weight_bytes(L70, "fp8"))
-    assert any("20%" in n and "seed" in n for n in b.notes)
+    assert any("20%" in n and "source articles" in n for n in b.notes)
     assert not any("measured" in n for n in b.notes if n.startswith("overhead"))
     assert inference_memory(L70, overhead=0)["overhead"] == 0
 
