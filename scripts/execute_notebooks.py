@@ -4,7 +4,9 @@ Running a notebook twice must leave the same file, so that `make notebooks` on a
 `git status` clean. Two things differ from run to run in what nbconvert stores, and are fixed here:
 - ipywidgets give each widget a random model id (in the outputs and in the stored widget state); they are renamed
   to ids derived from the notebook's name and their order of appearance (a uuid5), consistently in both places;
-- per-cell execution timestamps (`metadata.execution`) are not recorded.
+- per-cell execution timestamps (`metadata.execution`) are not recorded;
+- a cell's printed text may arrive in one stream message or several (flush timing): consecutive stream outputs
+  of the same name are joined into one, as nbval joins them when it compares.
 
     python scripts/execute_notebooks.py notebooks/00_start_here.ipynb ...
 """
@@ -48,6 +50,18 @@ def _stable_widget_ids(nb, name: str) -> dict[str, str]:
     return {old: uuid.uuid5(_NAMESPACE, f"{name}:{n}").hex for n, old in enumerate(order)}
 
 
+def _joined_streams(outputs: list) -> list:
+    joined: list = []
+    for output in outputs:
+        last = joined[-1] if joined else None
+        if (output.get("output_type") == "stream" and last is not None and last.get("output_type") == "stream"
+                and last.get("name") == output.get("name")):
+            last["text"] = "".join(last["text"]) + "".join(output["text"])
+        else:
+            joined.append(output)
+    return joined
+
+
 def execute(path: Path, timeout: int = 900) -> bool:
     """Execute one notebook in place; True when the stored file changed."""
     nb = nbformat.read(path, as_version=4)
@@ -56,6 +70,8 @@ def execute(path: Path, timeout: int = 900) -> bool:
     client.execute()
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = _joined_streams(cell.outputs)
     ids = _stable_widget_ids(nb, path.name)
     renamed = _MODEL_ID.sub(lambda m: ids.get(m.group(), m.group()), nbformat.writes(nb))
     text = nbformat.writes(nbformat.reads(renamed, as_version=4)) + "\n"  # written again: keys sorted by new id

@@ -50,3 +50,13 @@ def test_references_follow_the_models_they_point_to():
     slider = state[box]["state"]["children"][0].removeprefix("IPY_MODEL_")
     layout = state[slider]["state"]["layout"].removeprefix("IPY_MODEL_")
     assert state[slider]["model_name"] == "IntSliderModel" and state[layout]["state"] == {"width": "10px"}
+
+
+def test_printed_text_is_stored_as_one_stream_however_it_arrived():
+    one = [nbformat.v4.new_output("stream", name="stdout", text="a\nb\n")]
+    two = [nbformat.v4.new_output("stream", name="stdout", text="a\n"),
+           nbformat.v4.new_output("stream", name="stdout", text="b\n")]
+    assert execute_notebooks._joined_streams(two) == execute_notebooks._joined_streams(one) == one
+    mixed = [nbformat.v4.new_output("stream", name="stdout", text="a\n"),
+             nbformat.v4.new_output("stream", name="stderr", text="warn\n")]
+    assert len(execute_notebooks._joined_streams(mixed)) == 2  # stdout and stderr stay apart
