@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -164,3 +165,20 @@ def running_server(cmd, ready_url: str, env: dict, log: Path, timeout: float = 6
 def copy_notebooks(dest: Path) -> Path:
     shutil.copytree(ROOT / "notebooks", dest, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     return dest
+
+
+def offline(page) -> list[str]:
+    """Block every request of the page's context that leaves 127.0.0.1 and record it: a test then asserts that
+    the list stays empty (the calculators and the course load nothing from the internet)."""
+    attempted: list[str] = []
+
+    def route(r):
+        host = urlsplit(r.request.url).hostname
+        if r.request.url.startswith(("data:", "blob:")) or host in ("127.0.0.1", "localhost"):
+            r.continue_()
+        else:
+            attempted.append(r.request.url)
+            r.abort()
+
+    page.context.route("**/*", route)
+    return attempted

@@ -13,13 +13,21 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import copy_notebooks, free_port, jupyter_env, running_server
+from conftest import copy_notebooks, free_port, jupyter_env, offline, running_server
 
 from llmmem import ModelSpec, format_bytes, gpus_needed, serving_memory
 
 pytestmark = pytest.mark.browser
 BIN = Path(sys.executable).parent
 TOKEN = "llmmem-browser-test"  # a fixed token: the server listens on 127.0.0.1 only, for this test
+
+
+RED, GREEN = "rgb(176, 0, 32)", "rgb(27, 127, 59)"  # llmmem.widgets.RED and GREEN
+
+
+def _expected(size: str, gpu: str = "A100-80GB") -> str:
+    total = serving_memory(size, bits=16)
+    return f"{format_bytes(total)} → {gpus_needed(total, gpu=gpu)} × {gpu}"
 
 
 def _dropdown(calculator, label: str):
@@ -109,6 +117,10 @@ def _run_all(page, attempts: int = 3, timeout_ms: int = 120_000) -> None:
     cells still unnumbered, and Run All goes again. Each wait is on a state, never on a fixed time."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+    page.wait_for_function(f"({_NOTEBOOK_STATE})().ready", timeout=timeout_ms)
+    # The stored outputs carry execution counts: clear them, so a count proves that this kernel ran the cell.
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
+    page.wait_for_function(f"({_NOTEBOOK_STATE})().pending > 0", timeout=timeout_ms)
     for attempt in range(attempts):
         page.wait_for_function(f"({_NOTEBOOK_STATE})().ready", timeout=timeout_ms)
         page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
@@ -139,19 +151,23 @@ def test_jupyterlab_runs_start_here_and_the_calculator_responds(page, artifacts,
         cmd.append("--allow-root")
     with running_server(cmd, f"{base}/api/status?token={TOKEN}", env, artifacts / "jupyterlab.log"):
         _start_session(base, "00_start_here.ipynb")
+        attempted = offline(page)
         try:
             page.goto(f"{base}/lab/tree/00_start_here.ipynb?token={TOKEN}", timeout=90_000)
             _run_all(page)
             serving = page.locator(".llmmem-serving")
-            headline = serving.locator(".llmmem-headline")
-            expect(headline).to_be_visible(timeout=60_000)
+            headline, badge = serving.locator(".llmmem-headline"), serving.locator(".llmmem-badge")
+            expect(headline).to_have_text(_expected("70B"), timeout=60_000)  # the live widget, after this run
             serving.scroll_into_view_if_needed()
-            _dropdown(serving, "Bits").select_option(label="16 (bf16/fp16)")
             size = serving.locator(".widget-text:has(label:text-is('Model size')) input")
-            size.fill("13B")
-            size.press("Enter")  # the field updates on Enter (continuous_update=False)
-            total = serving_memory("13B", bits=16)
-            expected = f"{format_bytes(total)} → {gpus_needed(total, gpu='A100-80GB')} × A100-80GB"
-            expect(headline).to_have_text(expected, timeout=30_000)
+            size.fill("")
+            size.press_sequentially("13B", delay=50)  # no Enter: the answer redraws while typing
+            expect(headline).to_have_text(_expected("13B"), timeout=30_000)
+            expect(badge).to_have_css("background-color", GREEN)
+            size.fill("")
+            size.press_sequentially("405B", delay=50)  # 972 GB: more than one card, the badge turns red
+            expect(headline).to_have_text(_expected("405B"), timeout=30_000)
+            expect(badge).to_have_css("background-color", RED)
         finally:  # the page as it was, pass or fail (its console log is kept by the `page` fixture)
             page.screenshot(path=str(artifacts / "jupyterlab_start_here.png"))
+    assert attempted == [], f"JupyterLab asked the internet for {attempted}"

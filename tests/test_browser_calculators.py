@@ -1,8 +1,9 @@
 """The calculator page as `make app` serves it (Voila, the kit's template, idle kernels culled), in Chromium.
 
-What a student sees: typing "13B" redraws the answer without Enter; the verdict badge is red when the model
-does not fit and green when it does; the page asks nothing of the internet (every request that is not to
-127.0.0.1 is blocked and recorded, and there must be none); and a closed page's kernel is shut down.
+What a student sees (in JupyterLab too: tests/test_browser.py): typing "13B" redraws the answer without Enter;
+the verdict badge is red when the model does not fit and green when it does; the page asks nothing of the
+internet (every request that is not to 127.0.0.1 is blocked and recorded, and there must be none); and a closed
+page's kernel is shut down.
 Screenshots of every calculator go to test-artifacts/ (git-ignored). Every wait is on a state, never a sleep.
 """
 
@@ -12,10 +13,9 @@ import re
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
-from conftest import ROOT, free_port, jupyter_env, running_server
+from conftest import ROOT, free_port, jupyter_env, offline, running_server
 
 from llmmem import format_bytes, gpus_needed, serving_memory
 
@@ -51,22 +51,6 @@ def _voila(tmp_path, artifacts, name, cull_idle=None):
     return running_server(cmd, f"http://127.0.0.1:{port}/api/status", env, log), port, log
 
 
-def _offline(page) -> list[str]:
-    """Block every request that leaves 127.0.0.1 and record it."""
-    attempted: list[str] = []
-
-    def route(r):
-        host = urlsplit(r.request.url).hostname
-        if r.request.url.startswith(("data:", "blob:")) or host in ("127.0.0.1", "localhost"):
-            r.continue_()
-        else:
-            attempted.append(r.request.url)
-            r.abort()
-
-    page.context.route("**/*", route)
-    return attempted
-
-
 def _dropdown(calculator, label: str):
     return calculator.locator(f".widget-dropdown:has(label:text-is('{label}')) select")
 
@@ -80,7 +64,7 @@ def _expected(size: str, gpu: str = "A100-80GB") -> tuple[str, int]:
 def test_typing_updates_live_the_badge_tells_and_nothing_leaves_the_machine(page, artifacts, tmp_path):
     from playwright.sync_api import expect
 
-    attempted = _offline(page)
+    attempted = offline(page)
     server, port, _ = _voila(tmp_path, artifacts, "calculators")
     with server:
         page.goto(f"http://127.0.0.1:{port}/", timeout=90_000)
@@ -139,63 +123,3 @@ def test_a_closed_page_has_its_kernel_culled(page, artifacts, tmp_path):
             time.sleep(0.2)
         # shut down by the culler (not by the page): idle, with no browser connected
         assert re.search(rf"Culling 'idle' kernel .*\({started[0]}\) with 0 connections", log.read_text())
-
-
-def test_jupyterlab_calculator_updates_while_typing(page, artifacts, tmp_path):
-    """The 00_start_here calculator in JupyterLab: "13B" typed without Enter redraws the answer and the badge."""
-    import json
-    import os
-
-    from conftest import copy_notebooks
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-    from playwright.sync_api import expect
-
-    token = "llmmem-browser-calculators"  # the server listens on 127.0.0.1 only, for this test
-    root = copy_notebooks(tmp_path / "notebooks")
-    env = jupyter_env(tmp_path / "jupyter")
-    settings = Path(env["JUPYTERLAB_SETTINGS_DIR"]) / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True, exist_ok=True)  # no news or update toast over the page
-    (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false",
-                                                                          "checkForUpdates": False}))
-    port = free_port()
-    cmd = [str(BIN / "jupyter"), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-           f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}", "--LabApp.news_url=None",
-           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.extension_manager=readonly"]
-    if os.geteuid() == 0:  # CI containers run as root
-        cmd.append("--allow-root")
-    attempted = _offline(page)
-    with running_server(cmd, f"http://127.0.0.1:{port}/api/status?token={token}", env,
-                        artifacts / "calculators.jupyterlab.log"):
-        page.goto(f"http://127.0.0.1:{port}/lab/tree/00_start_here.ipynb?token={token}", timeout=60_000)
-        indicator = page.locator(".jp-Notebook-ExecutionIndicator")
-        serving = page.locator(".llmmem-serving").first
-        headline, badge = serving.locator(".llmmem-headline"), serving.locator(".llmmem-badge")
-        select_kernel = page.locator(".jp-Dialog").get_by_role("button", name="Select", exact=True)
-        try:
-            for attempt in range(3):
-                # JupyterLab may ask for a kernel (on a slow start), and may drop cells sent while its kernel
-                # socket reconnects once: answer the dialog, run all, and wait for the live widget itself (the
-                # stored execution counts say nothing about this run).
-                page.locator(".jp-Dialog").or_(indicator).first.wait_for(timeout=60_000)
-                if select_kernel.is_visible():
-                    select_kernel.click()
-                expect(indicator).to_have_attribute("data-status", "idle", timeout=60_000)
-                page.get_by_role("menuitem", name="Run", exact=True).click()
-                page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
-                try:
-                    expect(headline).to_have_text(_expected("70B")[0], timeout=30_000)
-                    break
-                except (AssertionError, PlaywrightTimeout):
-                    if attempt == 2:
-                        raise
-        finally:
-            page.screenshot(path=str(artifacts / "calculator_jupyterlab_after_run_all.png"))
-        expect(indicator).to_have_attribute("data-status", "idle", timeout=60_000)  # every cell has run
-        serving.scroll_into_view_if_needed()
-        size = serving.locator(".widget-text:has(label:text-is('Model size')) input")
-        size.fill("")
-        size.press_sequentially("13B", delay=50)  # no Enter
-        expect(headline).to_have_text(_expected("13B")[0], timeout=20_000)
-        expect(badge).to_have_css("background-color", GREEN)
-        page.screenshot(path=str(artifacts / "calculator_jupyterlab.png"))
-    assert attempted == [], f"JupyterLab asked the internet for {attempted}"
