@@ -77,3 +77,23 @@ def test_exercise_solutions_in_02_08_09():
     assert round(4 * 0.9 * h100.memory_bytes / 1e9, 1) == 307.9 and b.total < 4 * 0.9 * h100.memory_bytes
     bf16 = inference_memory(spec, seq_len=131072, batch=4, kv_cache="bf16")
     assert round(bf16["kv_cache"] / 1e9, 1) == 171.8
+
+
+def test_fp8_70b_beside_one_8k_sequence_fits_the_full_card_not_vllms_share():
+    """03, claim 7: 72.7 GB of fp8 weights + one 8k sequence = 77.6 GB: under an H100's 85.5 GB, over the 77.0 GB
+    that vLLM's default gpu_memory_utilization = 0.9 leaves; the 8B's context is 455k tokens at 0.9, 520k at 1."""
+    from llmmem.inference import cheapest_weight_format, inference_memory, max_context
+
+    spec = llmmem.ModelSpec.from_catalog("llama-3.1-70b")
+    h100 = llmmem.get_gpu("H100-80GB")
+    one = inference_memory(spec, weights="fp8", seq_len=8192)
+    assert round(one["weights"] / 1e9, 1) == 72.7 and round(one.total / 1e9, 1) == 77.6
+    assert 0.9 * h100.memory_bytes < one.total < h100.memory_bytes and round(0.9 * h100.memory_bytes / 1e9, 1) == 77.0
+    full = cheapest_weight_format(spec, h100, seq_len=8192, gpu_memory_utilization=1.0)
+    vllm = cheapest_weight_format(spec, h100, seq_len=8192, gpu_memory_utilization=0.9)
+    assert full.best == "fp8" and vllm.best == "int4"
+    four = inference_memory(spec, weights="fp8", seq_len=8192, batch=4)
+    assert round(four["kv_cache"] / 1e9, 1) == 10.7
+    l8 = llmmem.ModelSpec.from_catalog("llama-3.1-8b")
+    assert round(max_context(l8, h100, gpu_memory_utilization=0.9), -3) == 455_000
+    assert round(max_context(l8, h100, gpu_memory_utilization=1.0), -3) == 520_000
