@@ -127,9 +127,7 @@ def cmd_train(args) -> None:
     spec, count = _model_or_size(args.model)
     extra: list[str] = []
     activation_flags = ("batch", "seq_len", "recompute", "attention")
-    if args.seed_alias:  # the old name of --as-written, kept so that old notes still run
-        print("llmmem train: --seed is deprecated; use --as-written", file=sys.stderr)
-    if args.as_written or args.seed_alias:
+    if args.as_written or args.seed_alias:  # --seed: the old name of --as-written, kept so that old notes still run
         not_seed = _given(args, "precision", *activation_flags)
         if not_seed:
             raise ValueError(f"{', '.join(not_seed)} do not apply to --as-written (the article's process has only "
@@ -137,6 +135,8 @@ def cmd_train(args) -> None:
         params = spec.num_params() if spec else count
         bytes_per_param = 4 if args.bytes_per_param is None else args.bytes_per_param
         b = training_memory_seed(params, bytes_per_param=bytes_per_param, optimizer=args.optimizer)
+        if args.seed_alias:  # said once the command has worked: a refusal stays one line
+            print("llmmem train: --seed is deprecated; use --as-written", file=sys.stderr)
         inputs = {"params": params, "bytes_per_param": bytes_per_param, "optimizer": args.optimizer,
                   "process": "as written in 'Calculating GPU memory for serving LLMs'"}
     else:
