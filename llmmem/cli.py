@@ -145,7 +145,7 @@ def cmd_serve(args) -> None:
 
     size_only = _given(args, "bits", "overhead")
     if size_only:
-        raise ValueError(f"{', '.join(size_only)} apply to a size like '70B' (the seed formula); for a catalog "
+        raise ValueError(f"{', '.join(size_only)} apply to a size like '70B' (the article's formula); for a catalog "
                          "model use --weights (e.g. bf16, fp8, int4) instead")
     seq_len = parse_context("8192" if args.context is None else args.context)
     util = check_fraction(args.gpu_memory_utilization, "--gpu-memory-utilization", open_min=True)
@@ -183,19 +183,21 @@ def cmd_train(args) -> None:
     spec, count = _model_or_size(args.model)
     extra: list[str] = []
     activation_flags = ("batch", "seq_len", "recompute", "attention")
-    if args.seed:
+    if args.as_written or args.seed_alias:  # --seed: the old name of --as-written, kept so that old notes still run
         not_seed = _given(args, "precision", *activation_flags)
         if not_seed:
-            raise ValueError(f"{', '.join(not_seed)} do not apply to --seed (the seed's process has only "
+            raise ValueError(f"{', '.join(not_seed)} do not apply to --as-written (the article's process has only "
                              "--bytes-per-param and --optimizer)")
         params = spec.num_params() if spec else count
         bytes_per_param = 4 if args.bytes_per_param is None else args.bytes_per_param
         b = training_memory_seed(params, bytes_per_param=bytes_per_param, optimizer=args.optimizer)
+        if args.seed_alias:  # said once the command has worked: a refusal stays one line
+            print("llmmem train: --seed is deprecated; use --as-written", file=sys.stderr)
         inputs = {"params": params, "bytes_per_param": bytes_per_param, "optimizer": args.optimizer,
-                  "process": "seed 000 as written"}
+                  "process": "as written in 'Calculating GPU memory for serving LLMs'"}
     else:
         if args.bytes_per_param is not None:
-            raise ValueError("--bytes-per-param applies only with --seed; the standard accounting takes "
+            raise ValueError("--bytes-per-param applies only with --as-written; the standard accounting takes "
                              "--precision (fp32, bf16, fp16, mixed-bf16, mixed-fp16)")
         needs_spec = _given(args, *activation_flags)
         if spec is None and needs_spec:
@@ -429,7 +431,8 @@ _FORMATTER = argparse.RawDescriptionHelpFormatter
 
 SERVE_HELP = """\
 Serving memory and how many GPUs.
-  With a size ('70B'): the seed formula M = P x Q/8 x overhead = 0.15 x billions x bits GB (weights + 20 %).
+  With a size ('70B'): the serving article's formula M = P x Q/8 x overhead = 0.15 x billions x bits GB
+    (weights + 20 %).
   With a catalog model ('llama-3.1-70b'): weights in a format + exact KV cache
     (2 x layers x kv_heads x head_dim x bytes per token) + activations + overhead, per GPU.
   Context lengths: k = 1024 tokens, M = 1024 x 1024 ('128k' = 131,072, Llama 3.1's context).
@@ -443,11 +446,12 @@ TRAIN_HELP = """\
 Training memory on one GPU.
   Standard accounting: mixed-bf16 AdamW = 2 (weights) + 4 (fp32 master) + 2 (gradients) + 8 (two fp32
   Adam moments) = 16 bytes per parameter; with a catalog model, + activations for --batch x --seq-len.
-  --seed: seed 000's process as written (4 x inference + gradients + optimizer: counts them twice).
+  --as-written: the process of "Calculating GPU memory for serving LLMs" as written
+    (4 x inference + gradients + optimizer: counts them twice).
 
 examples:
   llmmem train 13B --optimizer adamw
-  llmmem train 13B --seed --margin 0.2           # 364 GB -> 436.8 GB, as the seed
+  llmmem train 13B --as-written --margin 0.2     # 364 GB -> 436.8 GB, as the article
   llmmem train llama-3.1-8b --batch 4 --seq-len 4k --recompute full
 """
 
@@ -511,8 +515,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--optimizer", default="adamw",
                    help="adamw, sgd, sgd-momentum, lion, adamw-8bit, ... (default adamw)")
     p.add_argument("--precision", help="fp32, bf16, fp16, mixed-bf16, mixed-fp16 (default mixed-bf16)")
-    p.add_argument("--seed", action="store_true", help="seed 000's process as written (364 GB for 13B at 4 bytes)")
-    p.add_argument("--bytes-per-param", type=float, help="--seed: 4, 2, 1 or 0.5 bytes (default 4)")
+    p.add_argument("--as-written", action="store_true",
+                   help="the serving article's process as written (364 GB for 13B at 4 bytes)")
+    p.add_argument("--seed", dest="seed_alias", action="store_true", help=argparse.SUPPRESS)  # deprecated alias
+    p.add_argument("--bytes-per-param", type=float, help="--as-written: 4, 2, 1 or 0.5 bytes (default 4)")
     p.add_argument("--margin", type=float, default=0.0, help="add a safety margin, e.g. 0.2 for 20 %%")
     p.add_argument("--batch", type=int, help="catalog model: sequences per step (default 1)")
     p.add_argument("--seq-len", help="catalog model: tokens per sequence, e.g. 4096 or 4k (default 4096)")

@@ -327,44 +327,68 @@ def zero_drill(size="70B", n_gpus=8, stage=3) -> Drill:
     )
 
 
-def erratum_drill(which="seed-002") -> Drill:
-    from . import symbolic  # sympy, only for this kind: the seeds' formulas as written live there
+# The two source articles, named by their titles in every question (the repository keeps them as seeds/000, /002).
+SERVING_ARTICLE = '"Calculating GPU memory for serving LLMs"'
+MAGIC_ARTICLE = 'the "Magic Formula" article'
+# Old erratum names, still accepted: `erratum_drill("seed-002")` is `erratum_drill("magic-formula")`.
+_ERRATUM_ALIASES = {"seed-002": "magic-formula", "seed-000-fp8": "serving-fp8", "seed-000-training": "serving-training"}
 
-    if which == "seed-002":
+
+def erratum_drill(which="magic-formula") -> Drill:
+    """What is wrong with a source article's answer: one of `ERRATA` (the old "seed-..." names still work)."""
+    from . import symbolic  # sympy, only for this kind: the articles' formulas as written live there
+
+    which = _ERRATUM_ALIASES.get(which, which) if isinstance(which, str) else which
+    if which == "magic-formula":
         right = serving_breakdown("70B", bits=16)
         printed = float(symbolic.seed_002_as_written().subs(symbolic.Q, 16).subs(symbolic.P, 70 * 10**9))
         return Drill(
             "erratum",
-            "Seed 002 writes M = (P x 4B / Q) x 1.2 and gets 210 GB to serve a 70B model at 16 bits. What is "
-            "wrong, and what is the right number?",
+            f"{MAGIC_ARTICLE[0].upper()}{MAGIC_ARTICLE[1:]} writes M = (P x 4B / Q) x 1.2 and gets 210 GB to serve "
+            "a 70B model at 16 bits. What is wrong, and what is the right number?",
             right.total, "bytes", BYTES_TOLERANCE,
             f"The printed formula drops the 32: it gives {printed / GB:,.0f} GB, not 210 (a second slip). The "
             f"formula it describes is M = (P x 4 bytes) / (32 / Q) x 1.2: {right.notes[0]}.",
             {"which": which, "size": "70B", "bits": 16},
         )
-    if which == "seed-000-fp8":
+    if which == "serving-fp8":
         right = serving_breakdown("70B", bits=8)
         printed = float(symbolic.seed_000_fp8_as_written().subs(symbolic.Q, 8).subs(symbolic.P, 70 * 10**9))
         return Drill(
             "erratum",
-            "Seed 000 says a 70B model needs 21 GB at FP8. What is wrong, and what is the right number?",
+            f"{SERVING_ARTICLE} says a 70B model needs 21 GB at FP8. What is wrong, and what is the right number?",
             right.total, "bytes", BYTES_TOLERANCE,
             f"It applies the precision twice: 1 byte per parameter AND Q = 8 bits gives {printed / GB:,.0f} GB. "
             f"With 4 bytes per 32-bit parameter: {right.notes[0]}.",
             {"which": which, "size": "70B", "bits": 8},
         )
-    if which == "seed-000-training":
-        seed = training_memory_seed("13B", bytes_per_param=4, optimizer="adamw")
+    if which == "serving-training":
+        as_written = training_memory_seed("13B", bytes_per_param=4, optimizer="adamw")
         right = training_memory("13B", precision="fp32", optimizer="adamw", overhead_bytes=0)
         return Drill(
             "erratum",
-            "Seed 000 estimates training a 13B model in fp32 with AdamW at 364 GB (437 GB with a 20 % margin). "
-            "What is wrong, and what do weights, gradients and AdamW states really take?",
+            f"{SERVING_ARTICLE} estimates training a 13B model in fp32 with AdamW at 364 GB (437 GB with a 20 % "
+            "margin). What is wrong, and what do weights, gradients and AdamW states really take?",
             right.total, "bytes", BYTES_TOLERANCE,
-            f"The seed adds gradients and AdamW states on top of '4 x inference', which already stands for them: "
-            f"{_sum_line(seed)}; with the margin {format_bytes(seed.with_margin(0.2).total)}.\n"
+            f"The article adds gradients and AdamW states on top of '4 x inference', which already stands for them: "
+            f"{_sum_line(as_written)}; with the margin {format_bytes(as_written.with_margin(0.2).total)}.\n"
             f"Counted once: {right.notes[0]}; {right.notes[1]}: {_sum_line(right)}.",
             {"which": which, "size": "13B", "precision": "fp32"},
+        )
+    if which == "serving-gradients":
+        fp32 = training_memory("13B", precision="fp32", optimizer="adamw", overhead_bytes=0)
+        mixed = training_memory("13B", optimizer="adamw", overhead_bytes=0)
+        literal = parse_count("13B")  # "equal to the number of parameters (P)", read as bytes
+        return Drill(
+            "erratum",
+            f"{SERVING_ARTICLE} says the memory for gradients \"is equal to the number of parameters (P)\". "
+            "How much memory do the gradients of a 13B model trained in fp32 take?",
+            fp32["gradients"], "bytes", BYTES_TOLERANCE,
+            f"A unit slip: P counts parameters, memory counts bytes. Read literally, 13B parameters would be "
+            f"{format_bytes(literal)}; each gradient has the parameter's dtype, so it is P x b = 13B x 4 bytes = "
+            f"{format_bytes(fp32['gradients'])} (what the article's own worked example adds). In mixed precision "
+            f"the gradients are 16-bit: {format_bytes(mixed['gradients'])}.",
+            {"which": which, "size": "13B", "precision": "fp32", "component": "gradients"},
         )
     raise ValueError(f"erratum must be one of {', '.join(ERRATA)}; got {quote(which)}")
 
@@ -460,6 +484,32 @@ WHY_QUESTIONS = (
         "so it is compute-bound (2 FLOPs per parameter per token, plus attention). Decode produces one token per "
         "sequence per step and must re-read all weights each time: memory-bound. A card with H100 bandwidth but "
         "a sixth of the FLOP/s (H20) decodes as fast and prefills about six times slower."),
+    Why("Why does grouped-query attention (GQA) shrink the KV cache?",
+        "The cache holds one key and one value vector per KV head, per layer, per token: 2 x L x n_kv x d x bytes. "
+        "Multi-head attention has a KV head for every query head; GQA lets a group of query heads share one (Ainslie "
+        "et al. 2023), so the cache shrinks by n_heads / n_kv. Llama 3.1 70B has 64 query heads and 8 KV heads: "
+        "320 KiB per token in bf16 instead of 2.5 MiB, 8 times smaller, so 8 times more tokens fit. The weights "
+        "shrink far less (only k and v projections get narrower), and quality stays close to MHA."),
+    Why("Why does activation checkpointing trade compute for memory?",
+        "Backward needs the forward's intermediate tensors. Checkpointing keeps only each layer's input (or every "
+        "k-th layer's) and frees the rest; in backward it runs that layer's forward again to rebuild them. Memory for "
+        "activations drops from all saved tensors of L layers to L layer inputs plus one layer's tensors at a time, "
+        "and the price is one extra forward pass: about 33 % more FLOPs (a forward is a third of forward + backward). "
+        "Selective recompute (Korthikanti et al. 2022) recomputes only the cheap, large attention tensors and costs "
+        "a few percent."),
+    Why("What does ZeRO-3 cost in communication?",
+        "Plain data parallelism all-reduces the gradients: about 2 x the model's gradient bytes per GPU per step "
+        "(a reduce-scatter plus an all-gather). ZeRO-1 and 2 cost the same. ZeRO-3 also shards the parameters, so "
+        "each layer's weights are all-gathered before its forward and again before its backward, then gradients are "
+        "reduce-scattered: 3 x instead of 2 x, 1.5 times the traffic (Rajbhandari et al. 2020, Sec. 7). The memory "
+        "per GPU becomes model states / N; the price is bandwidth, which is why ZeRO-3 across slow inter-node links "
+        "is often slow and why HSDP shards within a node only."),
+    Why("What does an 8-bit optimizer keep, and what does it save?",
+        "8-bit Adam (Dettmers et al. 2022, bitsandbytes) stores Adam's two moments as 8-bit codes with block-wise "
+        "quantisation: 1 byte per value plus one fp32 scale per block of 2048 values, about 2 bytes per parameter "
+        "instead of 8. The update is computed in 32 bits (dequantise the block, update, requantise). It does not "
+        "touch the weights, the gradients or the fp32 master copy, and small tensors (norms, biases) keep 32-bit "
+        "states. Mixed-precision AdamW goes from 16 to about 10 bytes per parameter, before activations."),
 )
 
 
@@ -470,7 +520,8 @@ def why_drill(seed: int = 0) -> Why:
     return random.Random(seed).choice(WHY_QUESTIONS)
 
 
-ERRATA = ("seed-002", "seed-000-fp8", "seed-000-training")
+# The four errata of the source articles (09's cheat sheet lists them in one table).
+ERRATA = ("magic-formula", "serving-fp8", "serving-training", "serving-gradients")
 
 
 # ---------------------------------------------------------------------- the seeded generator

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-# Symbols as the seed articles name them.
+# Symbols as the two source articles name them: "Calculating GPU memory for serving LLMs" (the serving
+# article, seeds/000 in the project notes) and the "Magic Formula" article (seeds/002).
 P = sp.Symbol("P", positive=True)  # number of parameters
 Q = sp.Symbol("Q", positive=True)  # bits per parameter when the model is loaded (16, 8, 4)
 B = sp.Symbol("B", positive=True)  # bytes per parameter at full (32-bit) precision: 4
@@ -19,17 +20,17 @@ P_b = sp.Symbol("P_billions", positive=True)  # parameters in billions
 M_GB = sp.Symbol("M_GB", positive=True)  # memory in GB (10^9 bytes)
 
 SEED_BYTES_PER_PARAM = sp.Integer(4)
-SEED_OVERHEAD = sp.Rational(6, 5)  # the seed's 20 %, kept exact so 70B x 16 bits is exactly 168 GB
+SEED_OVERHEAD = sp.Rational(6, 5)  # the articles' 20 %, kept exact so 70B x 16 bits is exactly 168 GB
 
 
 def serving_seed_form() -> sp.Expr:
-    """M = (P * 4B) / (32 / Q) * 1.2, as seed 000 writes it, left unsimplified."""
+    """M = (P * 4B) / (32 / Q) * 1.2, as "Calculating GPU memory for serving LLMs" writes it, left unsimplified."""
     with sp.evaluate(False):
         return (P * B) / (sp.Integer(32) / Q) * o
 
 
 def serving_formula() -> sp.Expr:
-    """The seed formula simplified, overhead kept symbolic: M = B*P*Q*o/32 bytes."""
+    """The serving article's formula simplified, overhead kept symbolic: M = B*P*Q*o/32 bytes."""
     return sp.simplify(serving_seed_form().doit())
 
 
@@ -52,29 +53,29 @@ def serving_derivation() -> list[tuple[str, sp.Eq]]:
 
 
 def serving_simplified() -> sp.Expr:
-    """3*P*Q/20: the seed formula with its constants plugged in (bytes)."""
+    """3*P*Q/20: the serving article's formula with its constants plugged in (bytes)."""
     return serving_formula().subs({B: SEED_BYTES_PER_PARAM, o: SEED_OVERHEAD})
 
 
 def seed_002_as_written() -> sp.Expr:
-    """Seed 002's formula as printed, M = (P * 4B / Q) * 1.2: the 32 is missing."""
+    """The "Magic Formula" article's formula as printed, M = (P * 4B / Q) * 1.2: the 32 is missing."""
     return (P * SEED_BYTES_PER_PARAM / Q) * SEED_OVERHEAD
 
 
 def seed_000_fp8_as_written() -> sp.Expr:
-    """Seed 000's FP8 section: 1 byte per parameter *and* Q = 8, so precision is applied twice."""
+    """The serving article's FP8 section: 1 byte per parameter *and* Q = 8, so precision is applied twice."""
     return (P * 1) / (sp.Integer(32) / Q) * SEED_OVERHEAD
 
 
-# --------------------------------------------------------------------------- training (seed 000's "General Process")
+# ------------------------------------------------------------- training (the serving article's "General Process")
 
 b_param = sp.Symbol("b", positive=True)  # bytes per parameter
-k_states = sp.Symbol("k", positive=True)  # optimizer states per parameter: 2 for AdamW, 1 for SGD (as the seed says)
+k_states = sp.Symbol("k", positive=True)  # optimizer states per parameter: 2 for AdamW, 1 for SGD (as the article says)
 m_margin = sp.Symbol("m", nonnegative=True)  # safety margin: 0.2 = 20 %
 
 
 def training_seed_derivation() -> list[tuple[str, sp.Eq]]:
-    """Seed 000's training estimate as it writes it: 4 x inference, plus gradients, plus optimizer states."""
+    """The serving article's training estimate as it writes it: 4 x inference, plus gradients, plus optimizer states."""
     S, M_inf, M_train, G, M_opt, T = sp.symbols("S M_inf M_train G O M_total", positive=True)
     total = 4 * P * b_param + P * b_param + k_states * P * b_param
     return [
@@ -89,7 +90,7 @@ def training_seed_derivation() -> list[tuple[str, sp.Eq]]:
 
 
 def training_seed_total(with_margin: bool = False) -> sp.Expr:
-    """(5 + k) * P * b, times (1 + m) with the margin: the seed's sum, 7 P b for AdamW."""
+    """(5 + k) * P * b, times (1 + m) with the margin: the article's sum, 7 P b for AdamW."""
     expr = sp.factor(4 * P * b_param + P * b_param + k_states * P * b_param)
     return expr * (1 + m_margin) if with_margin else expr
 
@@ -97,7 +98,7 @@ def training_seed_total(with_margin: bool = False) -> sp.Expr:
 def adam_states_fp32() -> sp.Expr:
     """Weights + gradients + two Adam moments, all fp32: 4P + 4P + 2 * 4P = 16P bytes = 4 x (4P).
 
-    The seed's "4 x inference" at 4 bytes is exactly this: it already holds gradients and optimizer states.
+    The serving article's "4 x inference" at 4 bytes is exactly this: it already holds gradients and optimizer states.
     """
     return 4 * P + 4 * P + 2 * 4 * P
 

@@ -73,8 +73,21 @@ def test_train_standard_and_seed(capsys):
     data = json.loads(out)
     assert code == 0 and data["components"]["optimizer_states"]["bytes"] == 104_000_000_000
     assert data["total"]["bytes"] - data["components"]["overhead"]["bytes"] == 208_000_000_000  # 16 B/param
-    code, out, _ = run(capsys, "train", "13B", "--seed", "--margin", "0.2")
+    code, out, _ = run(capsys, "train", "13B", "--as-written", "--margin", "0.2")
     assert code == 0 and "364.0 GB" in out and "436.8 GB" in out
+
+
+def test_train_seed_is_a_hidden_deprecated_alias_of_as_written(capsys):
+    """`--seed` used to mean "the article's process as written"; 'seed' now means only a random seed (drills)."""
+    code, new, _ = run(capsys, "train", "13B", "--as-written", "--json")
+    old_code, old, err = run(capsys, "train", "13B", "--seed", "--json")
+    assert code == old_code == 0 and json.loads(old) == json.loads(new)
+    assert json.loads(new)["total"]["bytes"] == 364_000_000_000
+    assert "deprecated" in err and "--as-written" in err
+    _, help_text, _ = run(capsys, "train", "--help")
+    assert "--as-written" in help_text and "--seed" not in help_text and "seed 00" not in help_text.lower()
+    code, _, err = run(capsys, "train", "13B", "--as-written", "--precision", "bf16")
+    assert code != 0 and "--as-written" in err
 
 
 def test_train_a_catalog_model_adds_activations(capsys):

@@ -19,3 +19,83 @@ def test_kv_heads_are_replicated_past_tp_8_for_llama_70b():
     spec = llmmem.ModelSpec.from_catalog("llama-3.1-70b")
     per_token = {tp: llmmem.kv_cache_bytes(spec, seq_len=1, tp=tp) for tp in (1, 8, 16)}
     assert per_token[1] == 327_680 and per_token[8] == per_token[16] == 40_960
+
+
+def test_twelve_h_squared_needs_an_8h_over_3_mlp_and_llama_3_is_13_h_squared():
+    """02, claim 1: about 12h² per layer holds for full MHA and a SwiGLU MLP (2/3)·4h = 8h/3 wide (32h/3 would
+    give 36h²); Llama 3 uses i = 3.5h with GQA: 13h² for the 8B, 12.75h² for the 70B."""
+    import sympy as sp
+
+    from llmmem import symbolic
+
+    h = symbolic.DD_h
+    per_layer = sp.expand(symbolic.dense_decoder_params()).coeff(symbolic.DD_L)
+    mha = per_layer.subs(symbolic.DD_nkv, symbolic.DD_nh).subs(symbolic.DD_d, h / symbolic.DD_nh)
+    assert sp.expand(mha.subs(symbolic.DD_i, sp.Rational(8, 3) * h)) == 12 * h**2 + 2 * h
+    assert sp.expand(mha.subs(symbolic.DD_i, sp.Rational(32, 3) * h)) == 36 * h**2 + 2 * h
+    for name, ratio in (("llama-3.1-8b", sp.Rational(13)), ("llama-3.1-70b", sp.Rational(51, 4))):
+        spec = llmmem.ModelSpec.from_catalog(name)
+        c = spec.param_counts()
+        assert sp.Rational(spec.intermediate_size, spec.hidden_size) == sp.Rational(7, 2)
+        assert sp.Rational(c["attention"] + c["mlp"], spec.num_layers * spec.hidden_size**2) == ratio
+    llama2 = llmmem.ModelSpec.from_catalog("llama-2-7b")  # the rule's model: MHA, 8h/3 rounded up to 256
+    assert llama2.num_kv_heads == llama2.num_heads and llama2.intermediate_size == 256 * -(-8 * 4096 // 3 // 256)
+    c2 = llama2.param_counts()
+    assert abs((c2["attention"] + c2["mlp"]) / llama2.num_layers / 4096**2 - 12) < 0.1
+
+
+def test_octocoder_kv_cache_as_transformers_docs_compute_it():
+    """03, claim 10: the guide computes octocoder multi-head (7,864,320,000 values, ~15 GB in fp16), then MQA cuts
+    it to < 400 MB."""
+    octo = dict(model_type="gpt_bigcode", vocab_size=49152, hidden_size=6144, num_layers=40, num_heads=48,
+                head_dim=128, intermediate_size=24576, mlp_kind="plain", norm_kind="layernorm")
+    mha = llmmem.kv_cache_bytes(llmmem.ModelSpec(name="octocoder", num_kv_heads=48, **octo), seq_len=16_000)
+    mqa = llmmem.kv_cache_bytes(llmmem.ModelSpec(name="octocoder", num_kv_heads=1, **octo), seq_len=16_000)
+    assert mha == 2 * 7_864_320_000 and round(mha / 1e9, 1) == 15.7 and round(mha / llmmem.GiB, 1) == 14.6
+    assert mqa * 48 == mha and mqa < 400e6 and round(mqa / 1e6) == 328
+
+
+def test_exercise_solutions_in_02_08_09():
+    """The numbers typed in the folded solutions of 02 ex. 4, 08 ex. 2 and 09 ex. 1-2."""
+    from llmmem import drills
+    from llmmem.inference import inference_memory
+    from llmmem.parallel import zero_model_states_per_gpu
+
+    gemma = llmmem.ModelSpec.from_catalog("gemma-2-9b")
+    assert gemma.num_params() == 9_241_705_984
+    assert gemma.num_params() + gemma.vocab_size * gemma.hidden_size == 10_159_209_984
+    one = zero_model_states_per_gpu(8.03e9, 1, 0).total
+    assert zero_model_states_per_gpu(8.03e9, 64, 0).total == one and round(one / 1e9, 1) == 128.5
+    d = drills.generate(5, kind="serving")
+    assert "qwen2.5-7b" in d.question and round(d.answer / 1e9, 2) == 4.57 and d.follow_ups[0].answer == 1
+    spec = llmmem.ModelSpec.from_catalog("llama-3.1-70b")
+    b = inference_memory(spec, seq_len=131072, batch=4, kv_cache="fp8")
+    h100 = llmmem.get_gpu("H100-80GB")
+    assert round(b.total / 1e9, 1) == 229.2 and round(b["kv_cache"] / 1e9, 1) == 85.9
+    assert b["kv_cache"] == 80 * llmmem.GiB and round(100 * b["kv_cache"] / b.total, 1) == 37.5
+    assert llmmem.gpus_needed(b.total, gpu=h100) == 3 and 64 % 3 and 8 % 3 and not 64 % 4
+    assert round(4 * 0.9 * h100.memory_bytes / 1e9, 1) == 307.9 and b.total < 4 * 0.9 * h100.memory_bytes
+    bf16 = inference_memory(spec, seq_len=131072, batch=4, kv_cache="bf16")
+    assert round(bf16["kv_cache"] / 1e9, 1) == 171.8
+
+
+def test_fp8_70b_beside_one_8k_sequence_fits_the_full_card_not_vllms_share():
+    """03, claim 7: 72.7 GB of fp8 weights + one 8k sequence = 77.6 GB: under an H100's 85.5 GB, over the 77.0 GB
+    that vLLM's default gpu_memory_utilization = 0.9 leaves; the 8B's context is 455k tokens at 0.9, 520k at 1."""
+    from llmmem.inference import cheapest_weight_format, inference_memory, max_context
+
+    spec = llmmem.ModelSpec.from_catalog("llama-3.1-70b")
+    h100 = llmmem.get_gpu("H100-80GB")
+    one = inference_memory(spec, weights="fp8", seq_len=8192)
+    assert round(one["weights"] / 1e9, 1) == 72.7 and round(one.total / 1e9, 1) == 77.6
+    assert 0.9 * h100.memory_bytes < one.total < h100.memory_bytes and round(0.9 * h100.memory_bytes / 1e9, 1) == 77.0
+    full = cheapest_weight_format(spec, h100, seq_len=8192, gpu_memory_utilization=1.0)
+    vllm = cheapest_weight_format(spec, h100, seq_len=8192, gpu_memory_utilization=0.9)
+    assert full.best == "fp8" and vllm.best == "int4"
+    four = inference_memory(spec, weights="fp8", seq_len=8192, batch=4)
+    assert round(four["kv_cache"] / 1e9, 1) == 10.7
+    l8 = llmmem.ModelSpec.from_catalog("llama-3.1-8b")
+    memory_only = {"cap_at_model_limit": False}  # what memory allows; the model itself stops at 131,072
+    assert round(max_context(l8, h100, gpu_memory_utilization=0.9, **memory_only), -3) == 455_000
+    assert round(max_context(l8, h100, gpu_memory_utilization=1.0, **memory_only), -3) == 520_000
+    assert max_context(l8, h100) == 131_072

@@ -42,7 +42,8 @@ def _recompute(d):
     if d.kind == "training_full":
         return training_memory(spec, batch=p["batch"], seq_len=p["seq_len"], recompute=p["recompute"]).total
     if d.kind == "erratum":
-        return training_memory(p["size"], precision=p["precision"], optimizer="adamw", overhead_bytes=0).total
+        b = training_memory(p["size"], precision=p["precision"], optimizer="adamw", overhead_bytes=0)
+        return b[p["component"]] if "component" in p else b.total
     if d.kind == "lora":
         from llmmem.finetune import lora_trainable_params
         return lora_trainable_params(spec, p["rank"], p["targets"])
@@ -91,13 +92,24 @@ def test_the_serving_ladder_climbs_from_weights_to_training():
     assert [f.kind for f in d.follow_ups] == ["gpus", "kv_per_token", "kv_cache", "inference", "training"]
 
 
-def test_the_three_seed_errata():
-    answers = {d.question[:14]: d for d in (drills.erratum_drill(w) for w in drills.ERRATA)}
-    assert answers["Seed 002 write"].answer == 168e9
-    assert "21 GB" in answers["Seed 002 write"].solution  # the printed formula, evaluated by sympy
-    assert answers["Seed 000 says "].answer == 84e9
-    training = answers["Seed 000 estim"]
+def test_the_four_errata_of_the_source_articles():
+    answers = {w: drills.erratum_drill(w) for w in drills.ERRATA}
+    assert len(answers) == 4
+    assert answers["magic-formula"].answer == 168e9
+    assert "21 GB" in answers["magic-formula"].solution  # the printed formula, evaluated by sympy
+    assert answers["serving-fp8"].answer == 84e9
+    training = answers["serving-training"]
     assert training.answer == 208e9 and "364.0 GB" in training.solution and "436.8 GB" in training.solution
+    # The fourth: "gradients equal to P" is a unit slip. 13B fp32 gradients are 52 GB, not 13 (or 26 in bf16).
+    gradients = answers["serving-gradients"]
+    assert gradients.answer == 52e9 and "13.0 GB" in gradients.solution and "26.0 GB" in gradients.solution
+    assert gradients.check("52 GB")[0] and not gradients.check("13 GB")[0]
+    # The questions name the articles by their titles, never by the repository's seed numbers.
+    for d in answers.values():
+        assert "seed" not in d.question.lower()
+        assert "Calculating GPU memory for serving LLMs" in d.question or "Magic Formula" in d.question
+    # The old names still work.
+    assert drills.erratum_drill("seed-002").answer == answers["magic-formula"].answer
     with pytest.raises(ValueError, match="erratum must be one of"):
         drills.erratum_drill("seed-999")
 
@@ -170,8 +182,30 @@ def test_speed_kind_does_not_change_existing_seeds():
 
 def test_why_questions_have_model_answers():
     topics = " ".join(w.question for w in drills.WHY_QUESTIONS)
-    for word in ("memory-bound", "PagedAttention", "FlashAttention", "fp32 master weights"):
+    for word in ("memory-bound", "PagedAttention", "FlashAttention", "fp32 master weights", "GQA",
+                 "activation checkpointing", "ZeRO-3", "8-bit optimizer"):
         assert word in topics
     assert drills.why_drill(4) == drills.why_drill(4) and "Model answer" in drills.why_drill(4).text(answers=True)
     with pytest.raises(ValueError, match="seed"):
         drills.why_drill("x")
+
+
+def test_conceptual_memory_questions_give_the_numbers_that_make_the_point():
+    """The model answers' numbers are llmmem's: GQA's 8x on Llama 3.1 70B, ZeRO-3's 1.5x traffic, 8-bit Adam's bytes."""
+    import llmmem
+    from llmmem.training import training_memory
+
+    answers = {w.question: w.answer for w in drills.WHY_QUESTIONS}
+    gqa = next(a for q, a in answers.items() if "GQA" in q)
+    spec = llmmem.ModelSpec.from_catalog("llama-3.1-70b")
+    per_token = llmmem.kv_cache_bytes(spec, seq_len=1)
+    assert per_token == 320 * 1024 and spec.num_heads // spec.num_kv_heads == 8
+    assert "320 KiB" in gqa and "2.5 MiB" in gqa and per_token * 8 == 2.5 * 1024**2
+    zero3 = next(a for q, a in answers.items() if "ZeRO-3" in q)
+    assert "3 x instead of 2 x" in zero3 and "1.5 times" in zero3
+    eight_bit = next(a for q, a in answers.items() if "8-bit" in q)
+    spec8 = llmmem.ModelSpec.from_catalog("llama-3.1-8b")
+    full = training_memory(spec8, optimizer="adamw", overhead_bytes=0)
+    small = training_memory(spec8, optimizer="adamw-8bit", overhead_bytes=0)
+    per_param = (full["optimizer_states"] - small["optimizer_states"]) / spec8.num_params()
+    assert "16 to about 10 bytes" in eight_bit and abs(per_param - 6) < 0.05
