@@ -42,9 +42,9 @@ def _check_overhead(overhead) -> Fraction:
 
 
 def serving_memory(params, bits=16, overhead=1.2) -> float:
-    """GPU memory to serve a model, by the seed formula M = (P * 4 bytes) / (32 / Q) * overhead.
+    """GPU memory to serve a model, by the articles' formula M = (P * 4 bytes) / (32 / Q) * overhead.
 
-    That is P * Q / 8 bytes of weights times the overhead: with the seed's 20 %, 0.15 * P * Q bytes,
+    That is P * Q / 8 bytes of weights times the overhead: with the article's 20 %, 0.15 * P * Q bytes,
     or "0.15 x billions of parameters x bits" GB. It counts weights and a flat margin only: no KV cache,
     no activations (see `llmmem.inference_memory` for those).
 

@@ -13,7 +13,7 @@ Where the numbers come from
   memory left after weights and its profiling run (``kv_cache_tokens``, ``vllm_available_kv_bytes``).
   Tests replay real vLLM 0.19 start-up logs (shared/reference/measurements.json) against these.
 * Activations: an estimate, not an exact count (see ``prefill_activation_bytes``).
-* Overhead: a measured constant from the same vLLM logs, or the seed articles' flat fraction when asked.
+* Overhead: a measured constant from the same vLLM logs, or the source articles' flat fraction when asked.
 
 Standard library only, so ``import llmmem`` stays fast.
 """
@@ -387,7 +387,7 @@ def _overhead_bytes(overhead, weights_total, tp):
     if isinstance(overhead, bool) or not isinstance(overhead, Real) or not 0 <= overhead <= 1:
         raise ValueError(
             f"overhead must be None (a measured constant) or a fraction of the weights between 0 and 1 "
-            f"(0.2 = the seed articles' 20 %); got {quote(overhead)}"
+            f"(0.2 = the source articles' 20 %); got {quote(overhead)}"
         )
     return overhead * weights_total, (f"overhead: {overhead:.0%} of the weights, the two source articles' flat margin, "
                                       "used instead of the vLLM non-torch constant")
@@ -432,7 +432,7 @@ def inference_memory(spec, weights="auto", kv_cache="bf16", batch=1, seq_len=819
     * activations: an estimate, :func:`prefill_activation_bytes` with chunked prefill of
       min(batch * seq_len, max_num_batched_tokens) tokens and min(batch, max_num_seqs) requests sampled.
     * overhead: ``None`` -> vLLM's measured non-torch memory (0.25 GiB on one GPU, 2.1 GiB per GPU with
-      TP > 1); a fraction such as 0.2 -> that share of the weights (the seed articles' 20 %), instead.
+      TP > 1); a fraction such as 0.2 -> that share of the weights (the source articles' 20 %), instead.
     """
     spec = _check_spec(spec)
     batch = check_batch(batch)

@@ -18,7 +18,7 @@ from .breakdown import Breakdown
 from .gpus import get_gpu, usable_bytes
 from .model import ModelSpec
 from .training import (
-    CUDA_CONTEXT_BYTES,
+    NON_TORCH_BYTES,
     estimate_activation_bytes,
     korthikanti_activation_bytes,
     logits_bytes,
@@ -101,7 +101,7 @@ def _stage_params(spec, count: int, pp: int) -> int:
 def sharded_training_memory(spec_or_params, n_gpus, strategy="zero3", tp=1, pp=1, precision="mixed-bf16",
                             optimizer="adamw", batch=1, seq_len=4096, recompute="none", attention="sdpa",
                             num_micro_batches=None, schedule="1f1b", offload_optimizer=False,
-                            offload_params=False, gpus_per_node=8, overhead_bytes=CUDA_CONTEXT_BYTES) -> Breakdown:
+                            offload_params=False, gpus_per_node=8, overhead_bytes=NON_TORCH_BYTES) -> Breakdown:
     """Training memory per GPU with `n_gpus` = data parallel x `tp` x `pp`.
 
     Model states: split by tp (Megatron splits attention heads, MLP columns and the vocabulary; the small

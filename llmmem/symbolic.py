@@ -43,7 +43,7 @@ def serving_derivation() -> list[tuple[str, sp.Eq]]:
     decimal = sp.Float(simplified / (P * Q), 2) * P * Q  # 0.15*P*Q
     per_billion = sp.simplify(simplified.subs(P, P_b * 10**9) / 10**9)  # GB with P in billions
     return [
-        ("the seed's formula (bytes)", sp.Eq(M, seed, evaluate=False)),
+        ("the article's formula (bytes)", sp.Eq(M, seed, evaluate=False)),
         ("4 bytes per 32-bit parameter, 20 % overhead", sp.Eq(M, plugged, evaluate=False)),
         ("simplified (bytes)", sp.Eq(M, simplified)),
         ("as a decimal (bytes)", sp.Eq(M, decimal, evaluate=False)),

@@ -1,4 +1,4 @@
-"""Training memory: the seed article's "General Process" as written, then the accounting that matches practice.
+"""Training memory: the source article's "General Process" as written, then the accounting that matches practice.
 
 Bytes per parameter (what each precision keeps per weight):
 
@@ -19,6 +19,7 @@ import math
 from fractions import Fraction
 
 from .breakdown import Breakdown
+from .inference import NON_TORCH_BYTES_SINGLE_GPU
 from .model import ModelSpec
 from .units import GB, GiB, format_count, parse_count
 from .validation import WrongTypeError, check_batch, check_nonneg, check_parallel, check_tokens, choice, quote
@@ -27,15 +28,15 @@ from .validation import name as _name
 # --------------------------------------------------------------------------- the seed, as written
 
 SEED_BYTES_PER_PARAM = {4: "float32", 2: "bf16/fp16", 1: "int8", 0.5: "int4"}
-SEED_OPTIMIZER_STATES = {"adamw": 2, "sgd": 1}  # "AdamW optimizer: 2 * P; SGD optimizer: P" (seed 000)
+SEED_OPTIMIZER_STATES = {"adamw": 2, "sgd": 1}  # "AdamW optimizer: 2 * P; SGD optimizer: P" (the serving article)
 
 
 def training_memory_seed(params, bytes_per_param=4, optimizer="adamw") -> Breakdown:
-    """Seed 000's "General Process", step by step and exactly as written.
+    """The serving article's "General Process", step by step and exactly as written.
 
     S = P * b; M_inf ~ S; M_train ~ 4 * M_inf; then it *adds* gradients (P * b) and optimizer states
     (AdamW 2 * P * b, SGD P * b). 13B at 4 bytes: 208 + 52 + 104 = 364 GB, and `.with_margin(0.2)` gives
-    the seed's 436.8 ~ 437 GB. The "4 x inference" already stands for weights, gradients and two Adam
+    the article's 436.8 ~ 437 GB. The "4 x inference" already stands for weights, gradients and two Adam
     moments, so this counts them twice: see `training_memory` for the standard accounting.
     """
     count = parse_count(params)
@@ -44,7 +45,7 @@ def training_memory_seed(params, bytes_per_param=4, optimizer="adamw") -> Breakd
                          f"got {quote(bytes_per_param)}")
     key = _name(optimizer, "optimizer")
     if key not in SEED_OPTIMIZER_STATES:
-        raise ValueError(f"the seed's process knows optimizers 'adamw' and 'sgd'; got {quote(optimizer)}")
+        raise ValueError(f"the article's process knows optimizers 'adamw' and 'sgd'; got {quote(optimizer)}")
     storage = Fraction(count) * Fraction(bytes_per_param)
     parts = {
         "training_4x_inference": 4 * storage,
@@ -53,7 +54,8 @@ def training_memory_seed(params, bytes_per_param=4, optimizer="adamw") -> Breakd
     }
     return Breakdown(
         {k: _exact(v) for k, v in parts.items()},
-        title=f"Seed 000's training estimate: {format_count(count)} parameters at {bytes_per_param} bytes, {key}",
+        title=(f"The serving article's training estimate: {format_count(count)} parameters at {bytes_per_param} "
+               f"bytes, {key}"),
         notes=(f"S = P x b = {float(storage) / GB:,.1f} GB; M_train = 4 x S; + gradients P x b; "
                f"+ {key} states {SEED_OPTIMIZER_STATES[key]} x P x b (as the seed writes it: counts them twice)",),
     )
@@ -74,13 +76,19 @@ _STATES = {"adamw": 2, "adam": 2, "sgd": 0, "sgd-momentum": 1, "lion": 1, "paged
 # 8-bit Adam: two 1-byte states plus one fp32 absmax per block of 2048 values per state (Dettmers et al. 2022,
 # "8-bit Optimizers via Block-wise Quantization", Sec. 2); bitsandbytes keeps 1-D tensors in 32-bit states.
 _BLOCK_8BIT = 2048
-# What a process holds beyond tensors (CUDA context, cuBLAS workspace): 0.25 GiB "non-torch memory", measured in
-# vLLM v0.19 start-up logs on H100-80GB at TP=1 (shared reference measurements, llm-d-planner sweep).
-CUDA_CONTEXT_BYTES = GiB // 4
+# One name per quantity (issue: "one overhead, named right"):
+# - non-torch memory: what a process allocates on the GPU outside PyTorch's allocator once it runs (cuBLAS
+#   workspaces, NCCL buffers): 0.25 GiB, vLLM's "non-torch forward increase memory" on one H100 (its one home is
+#   llmmem.inference.NON_TORCH_BYTES_SINGLE_GPU; the sources are cited there). It does not include:
+# - the CUDA context (driver state and loaded kernels): about 1.3 GB, seen only by nvidia-smi / pynvml
+#   (llmmem.peak.CUDA_CONTEXT_NVML_BYTES, measured in Hugging Face's "Model training anatomy").
+# The estimates here match PyTorch's own statistics, so they add the first and not the second.
+NON_TORCH_BYTES = NON_TORCH_BYTES_SINGLE_GPU
+CUDA_CONTEXT_BYTES = NON_TORCH_BYTES  # the old, misleading name, kept for callers of the published API
 
 
 def training_memory(spec_or_params, precision="mixed-bf16", optimizer="adamw", batch=1, seq_len=4096,
-                    recompute="none", attention="sdpa", overhead_bytes=CUDA_CONTEXT_BYTES,
+                    recompute="none", attention="sdpa", overhead_bytes=NON_TORCH_BYTES,
                     fp32_grad_accumulation=False) -> Breakdown:
     """Memory to train a model on one GPU: weights, master weights, gradients, optimizer, activations, logits.
 
@@ -115,7 +123,8 @@ def training_memory(spec_or_params, precision="mixed-bf16", optimizer="adamw", b
         notes.append("activations not included: they need the architecture (pass a ModelSpec)")
     check_nonneg(overhead_bytes, "overhead_bytes")
     parts["overhead"] = overhead_bytes
-    notes.append(f"overhead: {overhead_bytes / GiB:.2f} GiB for the CUDA context and workspaces")
+    notes.append(f"overhead: {overhead_bytes / GiB:.2f} GiB of non-torch memory (workspaces and buffers outside "
+                 "PyTorch's allocator); the CUDA context (~1.3 GB) shows only in nvidia-smi")
     name = spec.name if spec else format_count(count)
     return Breakdown(parts, title=f"Training {name}: {precision}, {optimizer}", notes=notes)
 

@@ -147,7 +147,7 @@ def _finite(value, what: str):
 
 
 def to_gb(n_bytes) -> float:
-    """Bytes in GB (10^9 bytes), the unit of model cards and of the seed articles."""
+    """Bytes in GB (10^9 bytes), the unit of model cards and of the source articles."""
     return _finite(n_bytes, "n_bytes") / GB
 
 
