@@ -1,15 +1,28 @@
 """The kit's figures, in one style: units on the axes, GB (10^9 bytes) stated, readable at a glance.
 
-matplotlib is imported here, so `import llmmem` does not pay for it.
+matplotlib is imported here, so `import llmmem` does not pay for it. Where matplotlib is missing (a browser kernel
+built on Pyodide's core only, as `make lite` builds by default), importing this module says so plainly; the
+calculators (llmmem.widgets) draw their bars in HTML and keep working.
 """
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
-
 from .estimate import SERVING_BITS, serving_memory
 from .gpus import get_gpu
 from .units import GB
+
+MATPLOTLIB_MISSING = (
+    "llmmem's figures need matplotlib, which is not installed in this Python. Install it (pip install matplotlib); "
+    "in a browser (JupyterLite) use a site built with the full Pyodide distribution (make lite PYODIDE=cdn). "
+    "The calculators (llmmem.widgets) and every number work without it."
+)
+
+try:
+    import matplotlib.pyplot as plt
+except ModuleNotFoundError as missing:
+    if (missing.name or "").partition(".")[0] != "matplotlib":
+        raise  # matplotlib is there but broken (its numpy, say): that error says more than ours would
+    raise ModuleNotFoundError(MATPLOTLIB_MISSING, name="matplotlib") from missing
 
 # One colour per component, stable across figures (colour-blind-safe Okabe-Ito palette).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
