@@ -57,5 +57,13 @@ figures: $(STAMP)
 html: $(STAMP)
 	$(BIN)/python -m llmmem html notebooks/*.ipynb --output-dir build/html
 
+# The course as a static JupyterLite site, build/lite/ (git-ignored): copy the folder to any static web host.
+# Default: Pyodide's core inside the site (works offline, no figures); PYODIDE=cdn: Pyodide's full distribution
+# from its CDN (figures work, needs the internet). Downloads are cached in build/lite-cache/.
+.PHONY: lite
+PYODIDE ?= local
+lite: $(STAMP)
+	$(BIN)/python scripts/build_lite.py --pyodide $(PYODIDE)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .benchmarks

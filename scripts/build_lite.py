@@ -73,7 +73,7 @@ KERNEL_PLUGIN = "@jupyterlite/pyodide-kernel-extension:kernel"
 PYODIDE_CORE = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
 
 INSTALL_CELL = """\
-# In the browser (JupyterLite) the kit is installed from this site's own wheels; elsewhere this cell does nothing.
+# In the browser (JupyterLite) this installs the kit {source}; elsewhere it does nothing.
 import sys
 
 if sys.platform == "emscripten":
@@ -182,7 +182,9 @@ def _contents(dest: Path, packages: list[str]) -> None:
     """Every notebook of the course, each with the install cell on top; the data files the notebooks read."""
     src = ROOT / "notebooks"
     dest.mkdir(parents=True)
-    cell = nbformat.v4.new_code_cell(INSTALL_CELL.format(packages=json.dumps(packages)))
+    source = ("from this site's wheels, and matplotlib from Pyodide's CDN" if "matplotlib" in packages
+              else "from this site's own wheels (this site has no matplotlib: no figures)")
+    cell = nbformat.v4.new_code_cell(INSTALL_CELL.format(packages=json.dumps(packages), source=source))
     cell.id = "llmmem-lite-install"
     cell.metadata = {"tags": ["lite-install"]}
     for path in sorted(src.glob("*.ipynb")):

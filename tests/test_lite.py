@@ -32,7 +32,8 @@ KERNEL_READY_MS = 240_000
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
-    # Module workers refuse a script served with a non-JavaScript type; Python 3.11's table lacks .mjs.
+    # Module workers refuse a script served with a non-JavaScript type: set the types here, whatever the
+    # machine's /etc/mime.types says.
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, ".mjs": "text/javascript",
                       ".js": "text/javascript", ".wasm": "application/wasm", ".json": "application/json"}
 
