@@ -73,7 +73,8 @@ KERNEL_PLUGIN = "@jupyterlite/pyodide-kernel-extension:kernel"
 PYODIDE_CORE = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
 
 INSTALL_CELL = """\
-# In the browser (JupyterLite) this installs the kit {source}; elsewhere it does nothing.
+# In the browser (JupyterLite) this installs the kit {source}.
+# Elsewhere it does nothing.
 import sys
 
 if sys.platform == "emscripten":
@@ -240,6 +241,7 @@ def build(out: Path, pyodide: str = "local") -> Path:
 
     for leftover in out.rglob("*.map"):  # whatever --no-sourcemaps left
         leftover.unlink()
+    (out / ".nojekyll").touch()  # GitHub Pages serves the files as they are (no Jekyll pass)
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     print(f"built {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out} in "
           f"{time.perf_counter() - started:.1f} s: {size / 1e6:.1f} MB, Pyodide {pyodide}")
