@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import http.server
+import json
 import re
 import subprocess
 import sys
@@ -71,8 +73,6 @@ def lite_site() -> Path:
 
 
 def test_the_offline_site_is_self_contained(lite_site):
-    import json
-
     assert not list(lite_site.rglob("*.map")), "source maps are dropped"
     config = json.loads((lite_site / "jupyter-lite.json").read_text())["jupyter-config-data"]
     kernel = config["litePluginSettings"]["@jupyterlite/pyodide-kernel-extension:kernel"]
@@ -82,8 +82,6 @@ def test_the_offline_site_is_self_contained(lite_site):
     for entry in lock["packages"].values():  # every package the lock names is here, with its own hash
         wheel = lite_site / "static" / "pyodide" / entry["file_name"]
         assert wheel.exists(), entry["file_name"]
-        import hashlib
-
         assert hashlib.sha256(wheel.read_bytes()).hexdigest() == entry["sha256"]
         assert set(entry["depends"]) <= {k.replace("-", "_") for k in lock["packages"]} | set(lock["packages"])
     wheels = {p.name.split("-")[0] for p in (lite_site / "pypi").glob("*.whl")}
@@ -97,7 +95,9 @@ def _run_all(page):
 
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
-    expect(page.locator(".jp-CodeCell .jp-InputPrompt").first).to_have_text(re.compile(r"\[\d+\]"), timeout=60_000)
+    # The first cell installs the kit (micropip, from the site's wheels): its prompt gets a number once it has run.
+    expect(page.locator(".jp-CodeCell .jp-InputPrompt").first).to_have_text(re.compile(r"\[\d+\]"),
+                                                                          timeout=KERNEL_READY_MS)
 
 
 def test_the_calculator_page_answers_in_the_browser_kernel(lite_site, page, artifacts):
