@@ -1,5 +1,5 @@
 # The two commands: `make lab` opens the kit, `make test` runs every test (after `make lint`).
-# Both create .venv when it is missing and install the kit into it (editable, with its test extra).
+# Both create .venv when it is missing and install the kit into it (editable, with its test, lab and lite extras).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[test]'
+	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[test,lab,lite]'
 	touch $(STAMP)
 
 # As root too (--allow-root only then), printing the address the server really took; Ctrl-C stops it cleanly.
@@ -50,7 +50,7 @@ test: lint
 MEASURE_PINS := torch==2.13.0 transformers==5.23.0 peft==0.21.2
 MEASURE_STAMP := $(VENV)/.measure-installed
 $(MEASURE_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[test,measure]' $(MEASURE_PINS)
+	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[test,lab,lite,measure]' $(MEASURE_PINS)
 	touch $(MEASURE_STAMP)
 
 # Everything CI runs: `make test` with the PyTorch cross-checks too (the CPU build of torch: ~750 MB installed).
@@ -80,6 +80,14 @@ figures: $(STAMP)
 # copied beside the pages (from the jupyter-server-mathjax package) instead of loaded from a CDN.
 html: $(STAMP)
 	$(BIN)/python -m llmmem html notebooks/*.ipynb --output-dir build/html
+
+# The course as a static JupyterLite site, build/lite/ (git-ignored): copy the folder to any static web host.
+# Default: Pyodide's core inside the site (works offline, no figures); PYODIDE=cdn: Pyodide's full distribution
+# from its CDN (figures work, needs the internet). Downloads are cached in build/lite-cache/.
+.PHONY: lite
+PYODIDE ?= local
+lite: $(STAMP)
+	$(BIN)/python scripts/build_lite.py --pyodide $(PYODIDE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .benchmarks

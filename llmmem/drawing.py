@@ -10,12 +10,24 @@ and no text is smaller than 9 pt = 12.5 px at that resolution (TEXT_PT). Log axe
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
 from .gpus import get_gpu
 from .names import COMPONENT_COLOR, PALETTE, component_color, display_name
 from .units import GB
+
+MATPLOTLIB_MISSING = (
+    "llmmem's figures need matplotlib, which is not installed in this Python. Install it (pip install matplotlib); "
+    "in a browser (JupyterLite) use a site built with the full Pyodide distribution (make lite PYODIDE=cdn). "
+    "The calculators (llmmem.widgets) and every number work without it."
+)
+
+try:
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+except ModuleNotFoundError as missing:
+    if (missing.name or "").partition(".")[0] != "matplotlib":
+        raise  # matplotlib is there but broken (its numpy, say): that error says more than ours would
+    raise ModuleNotFoundError(MATPLOTLIB_MISSING, name="matplotlib") from missing
+
 
 __all__ = ["COMPONENT_COLOR", "PALETTE", "RED", "TEXT_PT", "DPI", "component_color", "plot_breakdown",
            "plot_breakdown_columns", "gb_axis"]

@@ -2,7 +2,9 @@
 GB (10^9 bytes) stated, readable at notebook width.
 
 These call the estimators; the generic drawing of a Breakdown (`llmmem.drawing`) does not, so
-breakdown -> drawing has no import circle. matplotlib is imported here, so `import llmmem` does not pay for it.
+breakdown -> drawing has no import circle. matplotlib is imported there, so `import llmmem` does not pay for it;
+where it is missing (a browser kernel on Pyodide's core only, as `make lite` builds by default), importing either
+module says so plainly, and the calculators (llmmem.widgets) keep drawing their bars in HTML.
 """
 
 from __future__ import annotations
