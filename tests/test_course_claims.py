@@ -99,3 +99,12 @@ def test_fp8_70b_beside_one_8k_sequence_fits_the_full_card_not_vllms_share():
     assert round(max_context(l8, h100, gpu_memory_utilization=0.9, **memory_only), -3) == 455_000
     assert round(max_context(l8, h100, gpu_memory_utilization=1.0, **memory_only), -3) == 520_000
     assert max_context(l8, h100) == 131_072
+
+
+def test_llama_31_blog_full_fine_tuning_is_about_7_bytes_per_parameter_throughout():
+    """07, claim 3: the live Llama 3.1 blog gives 500 GB for 70B full fine-tuning (an old copy said 300 GB):
+    7.1 bytes per parameter, in line with 8B (60 GB) and 405B (3,250 GB), about half of mixed AdamW's 16."""
+    per_param = {name: gb * 1e9 / llmmem.ModelSpec.from_catalog(name).num_params()
+                 for name, gb in (("llama-3.1-8b", 60), ("llama-3.1-70b", 500), ("llama-3.1-405b", 3250))}
+    assert [round(v, 1) for v in per_param.values()] == [7.5, 7.1, 8.0]
+    assert round(300e9 / llmmem.ModelSpec.from_catalog("llama-3.1-70b").num_params(), 1) == 4.3  # the stale copy
