@@ -108,3 +108,15 @@ def test_llama_31_blog_full_fine_tuning_is_about_7_bytes_per_parameter_throughou
                  for name, gb in (("llama-3.1-8b", 60), ("llama-3.1-70b", 500), ("llama-3.1-405b", 3250))}
     assert [round(v, 1) for v in per_param.values()] == [7.5, 7.1, 8.0]
     assert round(300e9 / llmmem.ModelSpec.from_catalog("llama-3.1-70b").num_params(), 1) == 4.3  # the stale copy
+
+
+def test_start_here_exercise_solutions():
+    """00's exercises: the numbers their folded solutions state."""
+    memory_8b = llmmem.serving_memory(8_030_261_248, bits=16)
+    assert round(memory_8b / 1e9, 1) == 19.3 and memory_8b <= llmmem.get_gpu("L4").memory_bytes
+    assert round(llmmem.get_gpu("L4").memory_bytes / 1e9, 1) == 24.2
+    memory_70b_8 = llmmem.serving_memory("70B", bits=8)
+    assert memory_70b_8 == 84e9 and llmmem.gpus_needed(memory_70b_8, gpu="A100-80GB") == 1
+    assert round((llmmem.get_gpu("A100-80GB").memory_bytes - memory_70b_8) / 1e9, 1) == 1.9
+    n, text = llmmem.gpus_needed_explained(llmmem.serving_memory("70B", bits=16), gpu="H100-80GB", usable_fraction=0.9)
+    assert n == 3 and "2.18" in text
