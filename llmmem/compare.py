@@ -12,12 +12,11 @@ from typing import NamedTuple
 from .estimate import serving_breakdown
 from .formats import FORMATS, GGUF_FILE_TYPES, _normalize
 from .gpus import get_gpu, gpus_needed
-from .inference import inference_memory
+from .inference import VLLM_GPU_MEMORY_UTILIZATION, serving_gpus
 from .model import ModelSpec
 
 # fp32 / bf16 / fp8 / int8 / int4 and llama.cpp's most used file type: the precisions people compare.
 COMPARE_FORMATS = ("fp32", "bf16", "fp8", "int8", "int4", "q4_k_m")
-TP_DEGREES = (1, 2, 4, 8, 16)  # the tensor-parallel splits a server offers (powers of two, up to two nodes)
 
 
 class FormatRow(NamedTuple):
@@ -60,23 +59,18 @@ def compare_serving_formats(model, gpu="A100-80GB", formats=COMPARE_FORMATS, ove
 
 
 def compare_inference_formats(spec, gpu="H100-80GB", formats=COMPARE_FORMATS, kv_cache="bf16", batch=1,
-                              seq_len=8192, degrees=TP_DEGREES) -> list[FormatRow]:
-    """`inference_memory` in each weight format at the smallest tensor-parallel degree whose per-GPU memory fits.
-
-    A degree the model cannot be split into (heads not divisible) is skipped, as a server would refuse it.
-    """
-    card = get_gpu(gpu)
+                              seq_len=8192, gpu_memory_utilization=VLLM_GPU_MEMORY_UTILIZATION,
+                              max_tp=16) -> list[FormatRow]:
+    """`inference_memory` in each weight format on the fewest GPUs that serve it, by the same rules as
+    `llmmem serve` (:func:`llmmem.inference.serving_gpus`: vLLM's share of each card, a TP size that divides the
+    heads), up to ``max_tp`` GPUs (two nodes of eight)."""
     rows = []
     for fmt in formats:
-        row = FormatRow(fmt, None, None, None, f"does not fit on {max(degrees)} GPUs")
-        for tp in degrees:
-            try:
-                per_gpu = inference_memory(spec, weights=fmt, kv_cache=kv_cache, batch=batch, seq_len=seq_len,
-                                           tp=tp).total
-            except ValueError:  # this split is impossible for this model (e.g. 8 KV heads over 16 GPUs)
-                continue
-            if per_gpu <= card.memory_bytes:
-                row = FormatRow(fmt, per_gpu * tp, per_gpu, tp)
-                break
-        rows.append(row)
+        try:
+            tp, b, _ = serving_gpus(spec, gpu, weights=fmt, kv_cache=kv_cache, batch=batch, seq_len=seq_len,
+                                    gpu_memory_utilization=gpu_memory_utilization, max_tp=max_tp)
+        except ValueError:  # no TP size up to max_tp fits
+            rows.append(FormatRow(fmt, None, None, None, f"does not fit on {max_tp} GPUs"))
+            continue
+        rows.append(FormatRow(fmt, b.total * tp, b.total, tp))
     return rows

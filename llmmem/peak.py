@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any
 
 from .breakdown import Breakdown
@@ -42,6 +42,7 @@ from .training import (
     shaped_optimizer_state_bytes,
 )
 from .units import GB, GiB, MiB
+from .validation import MAX_BATCH, check_batch, check_parallel, check_positive, check_tokens, quote
 from .validation import choice as _choice
 
 METHODS = ("full", "lora", "qlora")
@@ -107,14 +108,8 @@ class TrainingPeak:
 
 def _flag(value, what):
     if not isinstance(value, bool):
-        raise ValueError(f"{what} must be True or False; got {value!r}")
+        raise ValueError(f"{what} must be True or False; got {quote(value)}")
     return value
-
-
-def _positive(value, what):
-    if isinstance(value, bool) or not isinstance(value, Integral) or value <= 0:
-        raise ValueError(f"{what} must be a positive whole number; got {value!r}")
-    return int(value)
 
 
 def _round_reserved(nbytes: int) -> int:
@@ -164,16 +159,17 @@ def training_peak(spec, method="full", precision="bf16", optimizer="adamw", batc
     metric = _choice(metric, METRICS, "metric")
     framework = _choice(framework, tuple(FRAMEWORKS), "framework")
     if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of None, 'ddp', 'fsdp', 'fsdp-offload'; got {strategy!r}")
-    batch, seq_len = _positive(batch, "batch"), _positive(seq_len, "seq_len")
-    n_gpus, grad_accumulation = _positive(n_gpus, "n_gpus"), _positive(grad_accumulation, "grad_accumulation")
+        raise ValueError(f"strategy must be one of None, 'ddp', 'fsdp', 'fsdp-offload'; got {quote(strategy)}")
+    batch, seq_len = check_batch(batch), check_tokens(seq_len)
+    n_gpus = check_parallel(n_gpus, "n_gpus")
+    grad_accumulation = check_positive(grad_accumulation, "grad_accumulation", MAX_BATCH, "as many steps as sequences")
     for value, what in ((optimizer_in_backward, "optimizer_in_backward"), (chunked_loss, "chunked_loss"),
                         (activation_offload, "activation_offload"), (compile, "compile")):
         _flag(value, what)
     if strategy is None and n_gpus != 1:
         raise ValueError(f"n_gpus={n_gpus} needs a strategy: 'ddp', 'fsdp' or 'fsdp-offload'")
     if isinstance(lora_dropout, bool) or not isinstance(lora_dropout, Real) or not 0 <= float(lora_dropout) < 1:
-        raise ValueError(f"lora_dropout must be a probability in [0, 1); got {lora_dropout!r}")
+        raise ValueError(f"lora_dropout must be a probability in [0, 1); got {quote(lora_dropout)}")
     if optimizer_in_backward and grad_accumulation > 1:
         raise ValueError("optimizer_in_backward steps at every backward: it cannot accumulate gradients")
     fw = FRAMEWORKS[framework]
@@ -219,7 +215,7 @@ def training_peak(spec, method="full", precision="bf16", optimizer="adamw", batc
             default_ad = "fp32" if precision == "fp32" else "bf16"
         ad_name = adapter_dtype or default_ad
         if ad_name not in ("fp32", "bf16", "fp16"):
-            raise ValueError(f"adapter_dtype must be 'fp32', 'bf16' or 'fp16'; got {adapter_dtype!r}")
+            raise ValueError(f"adapter_dtype must be 'fp32', 'bf16' or 'fp16'; got {quote(adapter_dtype)}")
         ad_b = 4 if ad_name == "fp32" else 2
         fmt = base_format or ("nf4_dq" if method == "qlora" else ("fp32" if precision == "fp32" else "bf16"))
         static["weights"] = weight_bytes(spec, fmt)

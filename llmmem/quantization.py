@@ -43,6 +43,7 @@ from math import ceil
 from typing import Any
 
 from .model import ModelSpec, Tensor
+from .validation import quote
 
 __all__ = ["QuantScheme", "read_quantization", "checkpoint_weight_bytes", "checkpoint_tensor_bytes", "QUANT_METHODS"]
 
@@ -111,7 +112,7 @@ def _matches(entry: str, path: str) -> bool:
 def _int(q: Mapping[str, Any], key: str, default: int) -> int:
     value = q.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"quantization_config {key!r} must be an integer; got {value!r}")
+        raise ValueError(f"quantization_config {key!r} must be an integer; got {quote(value)}")
     return value
 
 
@@ -141,7 +142,7 @@ def _ignore_list(q: Mapping[str, Any], *keys: str) -> tuple[str, ...]:
         if value is None:
             continue
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ValueError(f"quantization_config {key!r} must be a list of module names; got {value!r}")
+            raise ValueError(f"quantization_config {key!r} must be a list of module names; got {quote(value)}")
         return tuple(value)
     return ()
 
@@ -161,7 +162,7 @@ def read_quantization(q: Mapping[str, Any]) -> QuantScheme:
         ignore = _ignore_list(q, "modules_to_not_convert", "ignored_layers")
         if block:
             if not (isinstance(block, list) and len(block) == 2 and all(isinstance(b, int) and b > 0 for b in block)):
-                raise ValueError(f"weight_block_size must be two positive integers; got {block!r}")
+                raise ValueError(f"weight_block_size must be two positive integers; got {quote(block)}")
             return QuantScheme(method, _blocked(8, block[0], block[1]),
                                f"FP8 with an fp32 scale per {block[0]}x{block[1]} block", ignore)
         return QuantScheme(method, _per_tensor(8), "FP8 with an fp32 scale per tensor", ignore)
@@ -198,7 +199,7 @@ def read_quantization(q: Mapping[str, Any]) -> QuantScheme:
     if method == "mxfp4":
         return QuantScheme(method, _grouped(4, 32, 8, 0), "MXFP4 experts (4-bit, an E8M0 scale per 32)",
                            _ignore_list(q, "modules_to_not_convert"), experts_only=True)
-    raise ValueError(f"quantization_config quant_method {method!r} is not one llmmem can count; supported: "
+    raise ValueError(f"quantization_config quant_method {quote(method)} is not one llmmem can count; supported: "
                      f"{', '.join(QUANT_METHODS)} (or pass an explicit weight format)")
 
 
@@ -224,10 +225,11 @@ def _compressed_tensors(q: Mapping[str, Any]) -> QuantScheme:
             br, bc = (w.get("block_structure") or [128, 128])[:2]
             fn = _blocked(bits, int(br), int(bc))
         else:
-            raise ValueError(f"compressed-tensors group {name!r}: unknown weight strategy {strategy!r}")
+            raise ValueError(f"compressed-tensors group {quote(name)}: unknown weight strategy {quote(strategy)}")
         targets = group.get("targets", ["Linear"])
         if targets not in (["Linear"], ("Linear",)):
-            raise ValueError(f"compressed-tensors group {name!r} targets {targets!r}; only ['Linear'] is counted")
+            raise ValueError(f"compressed-tensors group {quote(name)} targets {quote(targets)}; "
+                             "only ['Linear'] is counted")
         fns.append((fn, f"{kind}{bits} {strategy}{'' if sym else ' asymmetric'}"))
     if len(fns) != 1:
         raise ValueError(f"compressed-tensors: expected one weight config group, got {len(fns)}")

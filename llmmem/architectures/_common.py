@@ -125,6 +125,29 @@ def llama_family_core(c: Config, *, kv_default: int | None, head_dim_default: in
     )
 
 
+def classic_core(c: Config, hidden_keys: tuple[str, ...] = ("n_embd", "hidden_size"),
+                 head_keys: tuple[str, ...] = ("n_head", "num_attention_heads"),
+                 layer_keys: tuple[str, ...] = ("n_layer", "num_hidden_layers")) -> dict:
+    """Sizes shared by the pre-llama configs (gpt2, gpt_bigcode, bloom, falcon): multi-head attention with
+    head_dim = hidden / heads, a plain MLP, LayerNorms, tied embeddings by default. Each family names the same
+    sizes its own way: the first key of each tuple is the one its error message uses."""
+    hidden = c.size(*hidden_keys)
+    heads = c.size(*head_keys)
+    if hidden % heads:
+        raise ValueError(f"{hidden_keys[0]} ({hidden}) is not divisible by {head_keys[0]} ({heads})")
+    return dict(vocab_size=c.size("vocab_size"), hidden_size=hidden, num_layers=c.size(*layer_keys),
+                num_heads=heads, num_kv_heads=heads, head_dim=hidden // heads, tie_embeddings=c.tie(True),
+                mlp_kind="plain", norm_kind="layernorm")
+
+
+def sparse_moe_layers(c: Config, num_layers: int, experts: int) -> tuple[int, ...]:
+    """Qwen-MoE style: layer i is MoE unless listed in mlp_only_layers or (i + 1) % decoder_sparse_step != 0
+    (transformers modeling_qwen2_moe.py / modeling_qwen3_moe.py)."""
+    step = c.size("decoder_sparse_step", default=1)
+    mlp_only = set(index_list(c, "mlp_only_layers"))
+    return tuple(i for i in range(num_layers) if experts > 0 and i not in mlp_only and (i + 1) % step == 0)
+
+
 def window_everywhere(c: Config, num_layers: int, default: int | None) -> dict:
     """Mistral/Phi3 style: when sliding_window is set, every layer uses it."""
     window = c.optional_size("sliding_window", default=default)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._common import Config, llama_family_core, window_everywhere
+from .gpt2 import read_gpt2
 
 
 def read_starcoder2(c: Config) -> dict:
@@ -20,23 +21,5 @@ def read_gpt_bigcode(c: Config) -> dict:
     # (-> 4 * n_embd), multi_query=True, tie_word_embeddings=True. modeling_gpt_bigcode.py: gpt2's layout
     # with nn.Linear layers and one fused c_attn of hidden + 2 * head_dim outputs (one shared KV head) when
     # multi_query, else 3 * hidden; biases everywhere, LayerNorms, a learned position table.
-    hidden = c.size("n_embd", "hidden_size")
-    heads = c.size("n_head", "num_attention_heads")
-    if hidden % heads:
-        raise ValueError(f"n_embd ({hidden}) is not divisible by n_head ({heads})")
-    return dict(
-        vocab_size=c.size("vocab_size"),
-        hidden_size=hidden,
-        num_layers=c.size("n_layer", "num_hidden_layers"),
-        num_heads=heads,
-        num_kv_heads=1 if c.flag("multi_query", True) else heads,
-        head_dim=hidden // heads,
-        intermediate_size=c.optional_size("n_inner") or 4 * hidden,
-        tie_embeddings=c.tie(True),
-        mlp_kind="plain",
-        norm_kind="layernorm",
-        qkv_bias=True,
-        o_bias=True,
-        mlp_bias=True,
-        learned_positions=c.size("n_positions", "max_position_embeddings", default=1024),
-    )
+    fields = read_gpt2(c)
+    return dict(fields, num_kv_heads=1 if c.flag("multi_query", True) else fields["num_heads"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._common import Config
+from ._common import Config, classic_core
 
 
 def read_falcon(c: Config) -> dict:
@@ -14,10 +14,9 @@ def read_falcon(c: Config) -> dict:
     #   else multi_query: hidden + 2 * head_dim (one shared KV head), else 3 * hidden (multi-head);
     # bias applies to query_key_value, dense and the MLP; LayerNorms: 2 per layer unless the block is
     # parallel with a single norm. ALiBi and rotary have no parameters.
-    hidden = c.size("hidden_size", "n_embed")
-    heads = c.size("num_attention_heads", "n_head")
-    if hidden % heads:
-        raise ValueError(f"hidden_size ({hidden}) is not divisible by num_attention_heads ({heads})")
+    fields = classic_core(c, hidden_keys=("hidden_size", "n_embed"), head_keys=("num_attention_heads", "n_head"),
+                          layer_keys=("num_hidden_layers", "n_layer"))
+    heads = fields["num_heads"]
     new_arch = c.flag("new_decoder_architecture", False)
     if new_arch:
         kv_heads = c.kv_heads(heads, "num_kv_heads", "n_head_kv")
@@ -26,19 +25,7 @@ def read_falcon(c: Config) -> dict:
     parallel = c.flag("parallel_attn", True)
     ln_in_parallel = c.optional_size("num_ln_in_parallel_attn") or (2 if new_arch else 1)
     bias = c.flag("bias", False)
-    return dict(
-        vocab_size=c.size("vocab_size"),
-        hidden_size=hidden,
-        num_layers=c.size("num_hidden_layers", "n_layer"),
-        num_heads=heads,
-        num_kv_heads=kv_heads,
-        head_dim=hidden // heads,
-        intermediate_size=c.optional_size("ffn_hidden_size") or 4 * hidden,
-        tie_embeddings=c.tie(True),
-        mlp_kind="plain",
-        norm_kind="layernorm",
-        norms_per_layer=2 if (not parallel or ln_in_parallel == 2) else 1,
-        qkv_bias=bias,
-        o_bias=bias,
-        mlp_bias=bias,
-    )
+    width = c.optional_size("ffn_hidden_size") or 4 * fields["hidden_size"]
+    return dict(fields, num_kv_heads=kv_heads, intermediate_size=width,
+                norms_per_layer=2 if (not parallel or ln_in_parallel == 2) else 1, qkv_bias=bias, o_bias=bias,
+                mlp_bias=bias)

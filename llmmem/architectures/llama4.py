@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._common import Config, llama_family_core, moe_fields
+from ._common import Config, index_list, llama_family_core, moe_fields
 
 
 def read_llama4_text(c: Config) -> dict:
@@ -17,7 +17,7 @@ def read_llama4_text(c: Config) -> dict:
     layers = fields["num_layers"]
     step = c.size("interleave_moe_layer_step", default=1)
     listed = c.config.get("moe_layers")
-    moe_layers = tuple(listed) if listed is not None else tuple(range(step - 1, layers, step))
+    moe_layers = tuple(index_list(c, "moe_layers")) if listed is not None else tuple(range(step - 1, layers, step))
     expert_width = fields["intermediate_size"]
     bias = c.flag("attention_bias", False)
     return dict(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._common import Config, index_list, llama_family_core, moe_fields, window_qwen
+from ._common import Config, llama_family_core, moe_fields, sparse_moe_layers, window_qwen
 
 
 def read_qwen2(c: Config) -> dict:
@@ -29,11 +29,7 @@ def read_qwen3_moe(c: Config) -> dict:
     # mlp_only_layers or (i + 1) % decoder_sparse_step != 0; no shared expert; q_norm/k_norm as qwen3.
     fields = llama_family_core(c, kv_default=4)
     experts = c.count("num_experts", 128)
-    step = c.size("decoder_sparse_step", default=1)
-    mlp_only = set(index_list(c, "mlp_only_layers"))
-    moe_layers = tuple(
-        i for i in range(fields["num_layers"]) if experts > 0 and i not in mlp_only and (i + 1) % step == 0
-    )
+    moe_layers = sparse_moe_layers(c, fields["num_layers"], experts)
     bias = c.flag("attention_bias", False)
     return dict(
         fields,
@@ -56,11 +52,7 @@ def read_qwen2_moe(c: Config) -> dict:
     # shared_expert_intermediate_size) and shared_expert_gate, a Linear(hidden, 1) without bias.
     fields = llama_family_core(c, kv_default=16)
     experts = c.count("num_experts", 60)
-    step = c.size("decoder_sparse_step", default=1)
-    mlp_only = set(index_list(c, "mlp_only_layers"))
-    moe_layers = tuple(
-        i for i in range(fields["num_layers"]) if experts > 0 and i not in mlp_only and (i + 1) % step == 0
-    )
+    moe_layers = sparse_moe_layers(c, fields["num_layers"], experts)
     shared = c.count("shared_expert_intermediate_size", 5632)
     return dict(
         fields,
