@@ -109,3 +109,39 @@ def test_num_params_equals_the_sympy_expression(name):
 
 def test_sympy_expression_covers_enough_models():
     assert len(DENSE_LLAMA_STYLE) >= 9
+
+
+# Issue 13: the models the issue names, by catalog name.
+ISSUE_13 = [
+    "llama-3.3-70b", "gemma-3-1b", "gemma-3-4b", "gemma-3-12b", "gemma-3-27b", "qwen3-0.6b", "qwen3-1.7b", "qwen3-4b",
+    "qwen3-8b", "qwen3-14b", "qwen3-32b", "deepseek-r1-distill-llama-8b", "deepseek-r1-distill-llama-70b",
+    "deepseek-r1-distill-qwen-7b", "gpt-oss-20b", "gpt-oss-120b", "llama-4-scout", "llama-4-maverick",
+    "mistral-small-3.0-24b", "mistral-small-3.1-24b", "mistral-small-3.2-24b",
+]
+
+
+def test_catalog_has_the_models_issue_13_asks_for():
+    assert set(ISSUE_13) <= set(catalog_names())
+
+
+def test_llama_4_maverick_interleaves_moe_layers():
+    # interleave_moe_layer_step 2: transformers' Llama4TextConfig puts experts on layers step-1, 2*step-1, ...
+    spec = ModelSpec.from_catalog("llama-4-maverick")
+    assert spec.num_layers == 48 and list(spec.moe_layers) == list(range(1, 48, 2))
+    # Scout (step 1) has experts on every layer.
+    assert len(ModelSpec.from_catalog("llama-4-scout").moe_layers) == 48
+
+
+def test_mistral_small_3_2_text_half_is_mistral_small_3_0():
+    # 3.1/3.2 add a Pixtral tower to 3.0's 24B text model (same shapes); 3.0's count comes from its safetensors index.
+    text_only = ModelSpec.from_catalog("mistral-small-3.0-24b")
+    vlm = ModelSpec.from_catalog("mistral-small-3.2-24b")
+    assert vlm.num_language_params() == text_only.num_params()
+    assert vlm.num_params() - text_only.num_params() == 403_305_472 + 35_652_608  # tower + projector
+
+
+def test_gemma_3_1b_is_text_only_and_27b_carries_siglip():
+    small, large = ModelSpec.from_catalog("gemma-3-1b"), ModelSpec.from_catalog("gemma-3-27b")
+    assert "vision_tower" not in small.param_counts() and small.num_language_params() == small.num_params()
+    # The 27B's SigLIP tower has the 4B/12B entries' shapes, so the same parameter count.
+    assert large.param_counts()["vision_tower"] == ModelSpec.from_catalog("gemma-3-12b").param_counts()["vision_tower"]
