@@ -216,7 +216,7 @@ def vllm_model_loading_bytes(spec, fmt="auto", tp=1, pp=1) -> float:
     and kept while the model is constructed counts, not only the checkpoint's tensors. Per GPU that is
     * the weights of the largest pipeline stage (:func:`pipeline_stage_weight_bytes`) / tp: embedding and
       LM head are vocab-parallel, the linears column/row-parallel (norms, routers and a few replicated
-      projections -- < 0.1 % of these models -- are divided too);
+      projections -- 0.4 % per GPU for Kimi-VL at TP 2, less elsewhere -- are divided too);
     * plus the RoPE tables (:func:`vllm_rope_table_bytes`), whole on every rank: 0.03 GiB for Llama 3.1,
       0.56 GiB for Gemma 3, 2.5 GiB for Llama 4 (10,485,760 positions).
     """
