@@ -63,6 +63,8 @@ __all__ = [
     "serving_gpus",
     "valid_tp_sizes",
     "pipeline_stage_weight_bytes",
+    "vllm_model_loading_bytes",
+    "vllm_rope_table_bytes",
     "vllm_kv_layer_slots",
     "max_concurrency",
     "max_context",
@@ -190,6 +192,39 @@ def pipeline_stage_weight_bytes(spec, fmt="auto", pp=2) -> list[int]:
             if t.component == "embedding" and t.module == "embedding" and spec.tie_embeddings and pp > 1:
                 out[-1] += b
     return out
+
+
+def vllm_rope_table_bytes(spec, act_bytes=2) -> int:
+    """Bytes of the RoPE cos/sin tables vLLM builds at load, on every GPU (TP does not split them).
+
+    One table per distinct rotary embedding (``spec.rope_tables``, llmmem/architectures/rope.py), each
+    rows x rotary_dim elements in the model dtype (vLLM v0.19.0 rotary_embedding/base.py: a
+    ``cos_sin_cache`` buffer, ``cache.to(dtype)``). ``act_bytes``: 2 for bf16/fp16 models, 4 for fp32.
+    """
+    spec = _check_spec(spec)
+    if act_bytes not in (2, 4):
+        raise ValueError(f"act_bytes must be 2 (bf16/fp16) or 4 (fp32); got {quote(act_bytes)}")
+    return sum(rows * dim for rows, dim in spec.rope_tables) * act_bytes
+
+
+def vllm_model_loading_bytes(spec, fmt="auto", tp=1, pp=1) -> float:
+    """What vLLM logs as "Model loading took X GiB" on rank 0: the loaded weights plus the RoPE tables.
+
+    vLLM v0.19.0 v1/worker/gpu_model_runner.py measures it with DeviceMemoryProfiler
+    (utils/mem_utils.py): torch.cuda.max_memory_allocated right after reset_peak_memory_stats, before and
+    after load_model -- i.e. the growth of PyTorch's allocated memory over the load, so every buffer built
+    and kept while the model is constructed counts, not only the checkpoint's tensors. Per GPU that is
+    * the weights of the largest pipeline stage (:func:`pipeline_stage_weight_bytes`) / tp: embedding and
+      LM head are vocab-parallel, the linears column/row-parallel (norms, routers and a few replicated
+      projections -- 0.4 % per GPU for Kimi-VL at TP 2, less elsewhere -- are divided too);
+    * plus the RoPE tables (:func:`vllm_rope_table_bytes`), whole on every rank: 0.03 GiB for Llama 3.1,
+      0.56 GiB for Gemma 3, 2.5 GiB for Llama 4 (10,485,760 positions).
+    """
+    spec = _check_spec(spec)
+    tp, pp = _check_positive_int(tp, "tp"), _check_positive_int(pp, "pp")
+    fmt = canonical_weight_format(fmt)
+    stage = max(pipeline_stage_weight_bytes(spec, fmt, pp)) if pp > 1 else _weight_bytes(spec, fmt)
+    return stage / tp + vllm_rope_table_bytes(spec, 4 if fmt == "fp32" else 2)
 
 
 # ====================================================================== KV cache

@@ -110,6 +110,9 @@ class ModelSpec:
     # How long a sequence the model is built for (max_position_embeddings, or the rope-scaled limit); None
     # when the config does not say.
     max_position_embeddings: int | None = None
+    # The RoPE cos/sin tables vLLM precomputes at load, one (positions, rotary_dim) pair per distinct table
+    # (architectures.rope_tables); () for learned or ALiBi positions. Not parameters, but loaded memory.
+    rope_tables: tuple[tuple[int, int], ...] = ()
     # The checkpoint's own quantization_config, as canonical JSON ("" when the checkpoint is not quantized);
     # read it through the ``quantization`` property.
     quantization_config: str = ""

@@ -7,7 +7,7 @@ from math import ceil
 import pytest
 
 from llmmem.formats import weight_bytes
-from llmmem.inference import inference_memory
+from llmmem.inference import inference_memory, vllm_model_loading_bytes
 from llmmem.model import ModelSpec
 from llmmem.quantization import checkpoint_weight_bytes, read_quantization
 from llmmem.units import GiB
@@ -32,11 +32,27 @@ def test_405b_fp8_keeps_attention_and_the_edge_layers_in_bf16():
     fp8 = (layers - 2) * (3 * h * f + 4 * (2 * f + h))
     assert checkpoint_weight_bytes(spec) == weight_bytes(spec) == bf16 + fp8
     per_gpu = weight_bytes(spec) / 8 / GiB
-    print(f"\n405B-FP8 at TP 8: {per_gpu:.2f} GiB per GPU (vLLM logged 57.75 GiB; the plain fp8 count "
-          f"{weight_bytes(spec, 'fp8') / 8 / GiB:.2f})")
+    # vLLM's "Model loading took" adds the RoPE table every rank builds (rope_type llama3 keeps
+    # max_position_embeddings rows): 131072 x 128 in bf16 = 32 MiB = 0.03125 GiB per GPU.
+    loaded = vllm_model_loading_bytes(spec, tp=8) / GiB
+    print(f"\n405B-FP8 at TP 8: {loaded:.2f} GiB per GPU loaded ({per_gpu:.2f} of weights; vLLM logged 57.75 GiB; "
+          f"the plain fp8 count {weight_bytes(spec, 'fp8') / 8 / GiB:.2f})")
     assert per_gpu == pytest.approx(56.72, abs=0.01)
+    assert loaded == pytest.approx(per_gpu + 131072 * 128 * 2 / GiB) == pytest.approx(56.75, abs=0.01)
     assert per_gpu > 1.18 * weight_bytes(spec, "fp8") / 8 / GiB  # the nominal fp8 count is 17 % lower
-    assert per_gpu == pytest.approx(57.75, rel=0.02)  # 1.8 % below the log: see the report
+    assert loaded == pytest.approx(57.75, rel=0.02)  # 1.7 % below the log: see the strict xfail below
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "Issue 13 asks for 1 % of the quoted 57.75 GiB; we load 56.75 (-1.7 %, 1.0 GiB per GPU, 8 GiB over the 8 "
+    "GPUs). vLLM v0.19.0 fbgemm_fp8.py keeps exactly the checkpoint's tensors on an H100 (fp8 weight, an fp32 "
+    "scale per output row, a scalar input_scale_ub; process_weights_after_loading only transposes, a view) "
+    "and skips exactly modules_to_not_convert (is_layer_skipped with the fused qkv/gate_up mapping); the RoPE "
+    "table is 32 MiB. The quoted log is not in the reference data, so its vLLM version, GPU (an A100 would "
+    "repack for Marlin) and options cannot be checked; the 1.0 GiB stays unexplained"))
+def test_405b_fp8_loads_within_1_percent_of_the_quoted_log():
+    loaded = vllm_model_loading_bytes(ModelSpec.from_catalog("llama-3.1-405b-fp8"), tp=8) / GiB
+    assert loaded == pytest.approx(57.75, rel=0.01)
 
 
 def test_auto_is_the_default_and_an_explicit_format_overrides_it():

@@ -36,6 +36,7 @@ from . import (
     vision,
 )
 from ._common import Config
+from .rope import rope_tables
 
 __all__ = ["READERS", "SUPPORTED_MODEL_TYPES", "Config", "read_config", "reader_for"]
 
@@ -118,6 +119,7 @@ def read_config(config: dict[str, Any]) -> tuple[str, dict]:
     text = config.get("text_config")
     text = text if isinstance(text, dict) else {}
     fields.setdefault("max_position_embeddings", _max_positions(config) or _max_positions(text))
+    fields.setdefault("rope_tables", rope_tables(config, model_type, fields))
     quant = config.get("quantization_config")
     if quant is not None:
         if not isinstance(quant, dict):
