@@ -69,7 +69,9 @@ __all__ = [
     "max_concurrency",
     "max_context",
     "prefill_activation_bytes",
+    "pipeline_stage_activation_bytes",
     "vllm_available_kv_bytes",
+    "vllm_cuda_graph_pool_bytes",
 ]
 
 # Bits per cached element. "fp8" is either OCP FP8 variant (e4m3 or e5m2): one byte each, as vLLM's
@@ -107,6 +109,22 @@ NON_TORCH_BYTES_TP = 21 * GiB // 10
 # sampler upcasts to fp32 and builds probabilities and log-probabilities (3 x 4 bytes), plus masks/indices.
 # 13 bytes is calibrated on the vLLM 0.19 logs (tests/test_vllm_logs.py shows every comparison).
 SAMPLER_FP32_BYTES_PER_LOGIT = 13
+
+# With pipeline parallelism (TP=1) every stage logs 0.07 GiB of non-torch memory: the llm-d-planner vLLM 0.19
+# H100 logs of Llama-3.1-8B at PP=2 (both ranks; rank 0 is in measurements.json) and PP=4 (rank 0). NCCL is
+# set up for the pipeline before profiling, so its buffers are in the baseline, not in the profiled increase.
+NON_TORCH_BYTES_PP = 7 * GiB // 100
+
+# vLLM's fused-MoE kernels work on chunks of at most this many tokens (vllm/envs.py, VLLM_FUSED_MOE_CHUNK_SIZE,
+# default 16 * 1024); with the default 8192 batched tokens a profiling step is one chunk.
+VLLM_FUSED_MOE_CHUNK_SIZE = 16 * 1024
+
+# CUDA-graph pool (vllm_cuda_graph_pool_bytes): base + per (layer on the GPU x hidden unit) + MoE extra, fitted by
+# least squares on the calibration half of the vLLM 0.19 H100 logs in measurements.json (runs whose model is
+# in an even position of the sorted model names; tests/test_vllm_activations.py refits and checks the rest).
+CUDA_GRAPH_POOL_BASE_BYTES = 676 * 2**20
+CUDA_GRAPH_POOL_BYTES_PER_LAYER_HIDDEN = 1739
+CUDA_GRAPH_POOL_MOE_BYTES = 256 * 2**20
 
 
 # ====================================================================== validation
@@ -331,11 +349,12 @@ def vllm_pipeline_kv_tokens(rank0_kv_bytes, rank0_activation_bytes, spec, fmt="b
 
     vLLM gives every stage the block count of the tightest one (``get_kv_cache_configs`` in
     vllm/v1/core/kv_cache_utils.py). The last stage is the tightest: besides its layers it runs the sampler,
-    so its activation peak is :func:`prefill_activation_bytes` where rank 0's is only a forward pass over its
-    layers (the logged ``activation_peak``). Its budget is rank 0's less that difference; the LM head and the
-    embedding weigh the same (untied models), so the weights are taken as equal.
+    so its activation peak is the last of :func:`pipeline_stage_activation_bytes` where rank 0's is only a
+    forward pass over its layers (the logged ``activation_peak``). Its budget is rank 0's less that
+    difference; the LM head and the embedding weigh the same (untied models), so the weights are taken as
+    equal, and the non-torch memory is the same on every stage (NON_TORCH_BYTES_PP).
     """
-    extra = max(0, prefill_activation_bytes(spec, tp=tp) - rank0_activation_bytes)
+    extra = max(0, pipeline_stage_activation_bytes(spec, pp, tp=tp)[-1] - rank0_activation_bytes)
     stages = (kv_cache_tokens(rank0_kv_bytes, spec, fmt, tp, block_size, pp),
               kv_cache_tokens(max(0, rank0_kv_bytes - extra), spec, fmt, tp, block_size, pp))
     return min(stages)
@@ -371,37 +390,127 @@ def vllm_available_kv_bytes(total_gpu_bytes, weights, activation_peak, non_torch
 # ====================================================================== activations
 
 
-def prefill_activation_bytes(spec, tokens=VLLM_MAX_NUM_BATCHED_TOKENS, seqs=VLLM_MAX_NUM_SEQS, tp=1,
-                             act_bytes=2) -> int:
-    """Estimated peak of temporary tensors while serving one step of ``tokens`` tokens for ``seqs`` requests.
+def _moe_workspace_bytes(spec: ModelSpec, tokens: int, tp: int, act_bytes: int) -> int:
+    """Bytes of vLLM's fused-MoE scratch for one chunk of ``tokens`` tokens (0 for a dense model).
 
-    An estimate in the spirit of vLLM's profiling run (one forward pass over max_num_batched_tokens tokens,
-    then the sampler on the last token of each of max_num_seqs requests); the peak is the larger of:
+    vLLM's Triton MoE experts (vllm/model_executor/layers/fused_moe, TritonExperts.workspace_shapes, read in
+    the vLLM 2026 main line that v0.19 belongs to) ask for two buffers per chunk of M tokens, with
+    N = 2 * expert_width / tp (gate and up merged, split over TP) and K = hidden:
+    workspace13 = M x top_k x max(N/2, K) (the activated product, later the k expert outputs) and
+    workspace2 = M x top_k x max(N, K) (the gate/up output); the summed output reuses workspace13.
+    M = min(tokens, VLLM_FUSED_MOE_CHUNK_SIZE). The buffers come from vLLM's WorkspaceManager
+    (vllm/v1/worker/workspace.py), one buffer shared by all layers that grows to the largest request and
+    is kept: it is still allocated while the sampler runs, so it adds to whichever of forward and sampler
+    is the larger (the Mixtral, Qwen1.5-MoE, Qwen3-30B-A3B, DeepSeek-V2-Lite, Llama-4-Scout and Kimi-VL
+    logs all sit 0.2-0.7 GiB above the sampler alone; tests/test_vllm_activations.py).
+    """
+    if not spec.is_moe:
+        return 0
+    m = min(tokens, VLLM_FUSED_MOE_CHUNK_SIZE)
+    n = 2 * spec.moe_intermediate_size // tp
+    k, hidden = spec.experts_per_token, spec.hidden_size
+    return m * k * (max(n // 2, hidden) + max(n, hidden)) * act_bytes
 
-    * forward: tokens * (4 * hidden + 3 * mlp_width / tp) * act_bytes -- inside the MLP, the gate+up output
-      (2 x width), the activated product (1 x width) and four hidden-size tensors (residual, normed input,
-      attention output, MLP output) are alive together. For a mixture of experts, mlp_width is
-      experts_per_token * expert width (each token visits k experts) plus any shared expert, and the k
-      expert outputs (k x hidden per token) wait to be summed.
-    * sampler: seqs * vocab * (act_bytes + 13) + tokens * hidden * act_bytes -- the logits from the LM head,
-      fp32 sampler temporaries (SAMPLER_FP32_BYTES_PER_LOGIT) and the hidden states still held.
 
-    Against the vLLM 0.19 logs the estimate is within 10 % for dense models and within 20 % for Mixtral
-    (tests/test_vllm_logs.py). ``act_bytes``: 2 for bf16/fp16 activations (also with quantized weights), 4 for fp32.
+def _forward_bytes_per_token(spec: ModelSpec, layers: range, tp: int) -> int:
+    """Elements per token alive inside the widest layer of ``layers`` (dense MLP or a MoE layer's shared MLP).
+
+    Inside a dense MLP the gate+up output (2 x width), the activated product (1 x width) and four
+    hidden-size tensors (residual, normed input, attention output, MLP output) are alive together; a MoE
+    layer's routed experts live in :func:`_moe_workspace_bytes`, only its shared expert (a dense MLP) here.
+    Calibrated on the dense vLLM 0.19 logs where the forward pass, not the sampler, sets the peak
+    (CodeLlama-7B, Granite-3.x: within 3 %).
+    """
+    moe_layers = set(spec.moe_layers) if spec.is_moe else set()
+    widths = [spec.shared_experts_intermediate_size if i in moe_layers else spec.intermediate_size for i in layers]
+    return 4 * spec.hidden_size + 3 * max(widths, default=0) // tp
+
+
+def pipeline_stage_activation_bytes(spec, pp=1, tokens=VLLM_MAX_NUM_BATCHED_TOKENS, seqs=VLLM_MAX_NUM_SEQS, tp=1,
+                                    act_bytes=2) -> list[int]:
+    """Estimated activation peak of each pipeline stage (first to last), as vLLM's profiling run measures it.
+
+    Every stage runs one forward pass over its own layers (:func:`_forward_bytes_per_token`) with the MoE
+    scratch of its MoE layers (:func:`_moe_workspace_bytes`). Beyond that:
+
+    * the last stage alone runs the LM head and the sampler: seqs * vocab * (act_bytes + 13) for the logits
+      and the sampler's fp32 temporaries (SAMPLER_FP32_BYTES_PER_LOGIT), with the chunk's hidden states held;
+    * every stage but the first keeps a receive buffer for the hidden states and residual of the stage
+      before it, sized for the whole chunk (vLLM's GPU model runner allocates these IntermediateTensors once
+      for max_num_batched_tokens on non-first ranks: vllm/v1/worker/gpu_model_runner.py);
+    * every stage but the last hands the same two tensors on (the IntermediateTensors it returns).
+
+    The two extra tensors are 2 * tokens * hidden * act_bytes each way. Against the logged Llama-3.1-8B
+    runs (vLLM 0.19, H100): PP=2 rank 0 1.03 vs 1.10 GiB, rank 1 2.03 vs 2.01 GiB; PP=4 rank 0 1.03 vs
+    1.05 GiB (tests/test_vllm_activations.py). With pp=1 this is :func:`prefill_activation_bytes`.
     """
     spec = _check_spec(spec)
     tokens = _check_positive_int(tokens, "tokens")
     seqs = _check_positive_int(seqs, "seqs")
     _kv_heads_per_rank(spec, tp)  # validates tp
     h = spec.hidden_size
-    per_token = 4 * h + 3 * spec.intermediate_size // tp  # a dense layer
-    if spec.is_moe:  # vLLM's fused_moe also keeps each token's k expert outputs (k x hidden) before summing
-        k = spec.experts_per_token
-        moe = (4 + k) * h + 3 * (k * spec.moe_intermediate_size + spec.shared_experts_intermediate_size) // tp
-        per_token = moe if len(spec.moe_layers) == spec.num_layers else max(per_token, moe)
-    forward = tokens * per_token * act_bytes
-    sampler = seqs * spec.vocab_size * (act_bytes + SAMPLER_FP32_BYTES_PER_LOGIT) + tokens * h * act_bytes
-    return max(forward, sampler)
+    handed_on = 2 * tokens * h * act_bytes  # hidden_states + residual of one chunk
+    stages = _pp_layers(spec.num_layers, pp)
+    out = []
+    for i, layers in enumerate(stages):
+        first, last = i == 0, i == len(stages) - 1
+        has_moe = spec.is_moe and any(j in set(spec.moe_layers) for j in layers)
+        workspace = _moe_workspace_bytes(spec, tokens, tp, act_bytes) if has_moe else 0
+        forward = tokens * _forward_bytes_per_token(spec, layers, tp) * act_bytes
+        sampler = seqs * spec.vocab_size * (act_bytes + SAMPLER_FP32_BYTES_PER_LOGIT) + tokens * h * act_bytes
+        peak = workspace + (max(forward, sampler) if last else forward)
+        out.append(peak + (0 if first else handed_on) + (0 if last else handed_on))
+    return out
+
+
+def prefill_activation_bytes(spec, tokens=VLLM_MAX_NUM_BATCHED_TOKENS, seqs=VLLM_MAX_NUM_SEQS, tp=1,
+                             act_bytes=2) -> int:
+    """Estimated peak of temporary tensors while serving one step of ``tokens`` tokens for ``seqs`` requests.
+
+    An estimate in the spirit of vLLM's profiling run (one forward pass over max_num_batched_tokens tokens,
+    then the sampler on the last token of each of max_num_seqs requests); the peak is
+
+        MoE scratch + the larger of (forward, sampler)
+
+    * forward: tokens * (4 * hidden + 3 * mlp_width / tp) * act_bytes -- inside the MLP, the gate+up output
+      (2 x width), the activated product (1 x width) and four hidden-size tensors (residual, normed input,
+      attention output, MLP output) are alive together. In a MoE layer only the shared expert counts here.
+    * sampler: seqs * vocab * (act_bytes + 13) + tokens * hidden * act_bytes -- the logits from the LM head,
+      fp32 sampler temporaries (SAMPLER_FP32_BYTES_PER_LOGIT) and the hidden states still held.
+    * MoE scratch: vLLM's fused-MoE workspaces for one chunk, kept between steps
+      (:func:`_moe_workspace_bytes`: tokens x top_k x (max(width/tp, hidden) + max(2 width/tp, hidden))).
+
+    Against the vLLM 0.19 logs the estimate is within 5 % for every model the kit reads, dense and MoE
+    (tests/test_vllm_activations.py prints the table). ``act_bytes``: 2 for bf16/fp16 activations (also with
+    quantized weights), 4 for fp32. Per pipeline stage: :func:`pipeline_stage_activation_bytes`.
+    """
+    return pipeline_stage_activation_bytes(spec, 1, tokens, seqs, tp, act_bytes)[0]
+
+
+# ====================================================================== CUDA graphs
+
+
+def vllm_cuda_graph_pool_bytes(spec, tp=1, pp=1) -> float:
+    """Estimated memory of vLLM's CUDA-graph pool on one GPU (the largest pipeline stage), in bytes.
+
+    vLLM 0.19 captures CUDA graphs after it has sized the KV cache, and by default does not count them in
+    that budget (VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS is off in 0.19.0; the log says "In v0.19, CUDA
+    graph memory profiling will be enabled by default", vllm/v1/worker/gpu_worker.py): the pool lives in
+    the headroom above gpu_memory_utilization, beside the CUDA context. It is logged as "CUDA graph pool
+    memory: X GiB (actual)" after "Profiling CUDA graph memory: PIECEWISE=51 (largest=512), FULL=51".
+
+    The estimate is calibrated, not derived: CUDA_GRAPH_POOL_BASE_BYTES + CUDA_GRAPH_POOL_BYTES_PER_LAYER_HIDDEN
+    x layers on the GPU x hidden_size (about 1.6 tensors of the largest captured batch, 512 tokens in bf16,
+    per layer: the static buffers the piecewise graphs pass between layers), + CUDA_GRAPH_POOL_MOE_BYTES for
+    a mixture of experts. Fitted on half the vLLM 0.19 H100 logs (the models in even positions of the
+    sorted model names) and checked on the other half: tests/test_vllm_activations.py reports the held-out
+    error (within 20 %, 7 % on average; vLLM's own estimate misses by up to 120 % on the same runs).
+    """
+    spec = _check_spec(spec)
+    _kv_heads_per_rank(spec, tp)  # validates tp
+    layers = max(len(stage) for stage in _pp_layers(spec.num_layers, pp))
+    moe = CUDA_GRAPH_POOL_MOE_BYTES if spec.is_moe else 0
+    return CUDA_GRAPH_POOL_BASE_BYTES + CUDA_GRAPH_POOL_BYTES_PER_LAYER_HIDDEN * layers * spec.hidden_size + moe
 
 
 # ====================================================================== the breakdown
@@ -413,10 +522,14 @@ def _weight_bytes(spec: ModelSpec, fmt: str) -> int:  # fmt: canonical (hashable
     return weight_bytes(spec, fmt)
 
 
-def _overhead_bytes(overhead, weights_total, tp):
+def _overhead_bytes(overhead, weights_total, tp, pp=1):
     if overhead is None:
-        constant = NON_TORCH_BYTES_SINGLE_GPU if tp == 1 else NON_TORCH_BYTES_TP
-        label = "0.25 GiB (one GPU)" if tp == 1 else "2.1 GiB per GPU (TP > 1: NCCL buffers)"
+        if tp > 1:
+            constant, label = NON_TORCH_BYTES_TP, "2.1 GiB per GPU (TP > 1: NCCL buffers)"
+        elif pp > 1:
+            constant, label = NON_TORCH_BYTES_PP, "0.07 GiB per GPU (PP > 1: NCCL set up before profiling)"
+        else:
+            constant, label = NON_TORCH_BYTES_SINGLE_GPU, "0.25 GiB (one GPU)"
         return constant, (f"overhead: memory outside PyTorch's allocator, measured in vLLM's start-up logs on an H100 "
                           f"({label}); CUDA graphs and context not included")
     if isinstance(overhead, bool) or not isinstance(overhead, Real) or not 0 <= overhead <= 1:
@@ -485,8 +598,10 @@ def inference_memory(spec, weights="auto", kv_cache="bf16", batch=1, seq_len=819
     weights_gpu = weights_total // ranks if weights_total % ranks == 0 else weights_total / ranks
     act_bytes = 4 if weight_format == "fp32" else 2
     tokens = min(batch * seq_len, max_num_batched_tokens)
-    activations = prefill_activation_bytes(spec, tokens, min(batch, max_num_seqs), tp=tp, act_bytes=act_bytes)
-    extra, overhead_note = _overhead_bytes(overhead, weights_gpu, tp)
+    # Per pipeline stage: the largest (the last, with the sampler, unless the first stage's layers are wider).
+    activations = max(pipeline_stage_activation_bytes(spec, pp, tokens, min(batch, max_num_seqs), tp=tp,
+                                                      act_bytes=act_bytes))
+    extra, overhead_note = _overhead_bytes(overhead, weights_gpu, tp, pp)
     where = f"per GPU, TP={tp}" + (f", PP={pp}" if pp != 1 else "")
     components = {"weights": weights_gpu, "kv_cache": kv, "activations": activations, "overhead": extra}
     vision_note: tuple[str, ...] = ()
