@@ -259,6 +259,37 @@ def saved_activations_per_layer_token(attention: str = "sdpa") -> dict[str, sp.E
     return {"norms": norms, "attention": attn, "mlp": 4 * a * f}
 
 
+KOR_b = sp.Symbol("b", positive=True, integer=True)  # sequences in the batch
+
+
+def korthikanti_per_layer_terms() -> dict[str, sp.Expr]:
+    """Bytes one GPT-style layer saves for backward at 16 bits, term by term as Korthikanti et al. 2022
+    ("Reducing Activation Recomputation in Large Transformer Models", Sec. 4.1) count them, for s tokens, b
+    sequences, width h and H heads (the paper calls the heads a). Dropout masks take 1 byte per element."""
+    s, b, h, H = ACT_s, KOR_b, ACT_h, ACT_H
+    sbh, scores = s * b * h, H * s**2 * b
+    return {
+        "QKV input": 2 * sbh,
+        "Q and K (for QK^T)": 4 * sbh,
+        "softmax output": 2 * scores,
+        "softmax dropout mask": scores,
+        "dropout output and V (attention over V)": 2 * scores + 2 * sbh,
+        "output projection input": 2 * sbh,
+        "attention dropout mask": sbh,
+        "MLP: first linear input": 2 * sbh,
+        "MLP: GeLU input (4h)": 8 * sbh,
+        "MLP: second linear input (4h)": 8 * sbh,
+        "MLP dropout mask": sbh,
+        "two LayerNorm inputs": 4 * sbh,
+    }
+
+
+def korthikanti_per_layer() -> sp.Expr:
+    """The sum of `korthikanti_per_layer_terms`, in the paper's form s*b*h*(34 + 5*H*s/h)."""
+    s, b, h = ACT_s, KOR_b, ACT_h
+    return s * b * h * sp.expand(sum(korthikanti_per_layer_terms().values()) / (s * b * h))
+
+
 # --------------------------------------------------------------------------- decode speed (llmmem.speed)
 
 SPD_BW, SPD_F, SPD_W, SPD_KV, SPD_f, SPD_eta = sp.symbols("BW F W KV_seq f eta", positive=True)

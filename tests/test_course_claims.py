@@ -120,3 +120,60 @@ def test_start_here_exercise_solutions():
     assert round((llmmem.get_gpu("A100-80GB").memory_bytes - memory_70b_8) / 1e9, 1) == 1.9
     n, text = llmmem.gpus_needed_explained(llmmem.serving_memory("70B", bits=16), gpu="H100-80GB", usable_fraction=0.9)
     assert n == 3 and "2.18" in text
+
+
+def test_korthikanti_derived_term_by_term_is_the_papers_formula_and_the_librarys():
+    """05, Activations: the twelve tensors of Sec. 4.1 add up to s*b*h*(34 + 5as/h), and with Llama 3.1 8B's shapes
+    to what `korthikanti_activation_bytes` computes in plain integers."""
+    import sympy as sp
+
+    from llmmem import symbolic as S
+    from llmmem.training import korthikanti_activation_bytes
+
+    s, b, h, heads = S.ACT_s, S.KOR_b, S.ACT_h, S.ACT_H
+    assert sp.expand(sum(S.korthikanti_per_layer_terms().values()) - s * b * h * (34 + 5 * heads * s / h)) == 0
+    spec = llmmem.ModelSpec.from_catalog("llama-3.1-8b")
+    for seq_len, batch in ((4096, 1), (1000, 3)):
+        one = S.korthikanti_per_layer().subs({s: seq_len, b: batch, h: spec.hidden_size, heads: spec.num_heads})
+        assert one * spec.num_layers == korthikanti_activation_bytes(spec, batch, seq_len)
+
+
+def test_what_sdpa_changes_for_llama_8b_as_05_states():
+    """05: Llama 3.1 8B saves about 49 bytes per hidden unit per token and layer with SDPA (no score term), eager keeps
+    6 bytes per score where Korthikanti counts 5; the formula is ~4x high with SDPA at 4,096 tokens, ~20 % low with
+    eager, and ~9 % low with full recompute."""
+    from llmmem.training import activation_bytes, korthikanti_activation_bytes
+
+    spec = llmmem.ModelSpec.from_catalog("llama-3.1-8b")
+    h, f, heads, kv, d = spec.hidden_size, spec.intermediate_size, spec.num_heads, spec.num_kv_heads, spec.head_dim
+    sdpa_per_token = 2 * (4 * h + 4 + 2 * 2 * h) + 2 * (2 * heads * d + 2 * kv * d) + 4 * heads + 4 * 2 * f
+    assert round(sdpa_per_token / h) == 49
+    one_token = activation_bytes(spec, 1, 1) - activation_bytes(spec, 1, 1, recompute="full")
+    # none minus full at one token: the layers' terms, less the layer inputs full keeps, plus rotary cos/sin
+    assert one_token == spec.num_layers * (sdpa_per_token - 2 * h) + 2 * 2 * d
+    ratio = {a: korthikanti_activation_bytes(spec, 1, 4096) / activation_bytes(spec, 1, 4096, "bf16", "none", a)
+             for a in ("sdpa", "eager")}
+    assert round(ratio["sdpa"]) == 4 and round(1 - ratio["eager"], 1) == 0.2
+    full = korthikanti_activation_bytes(spec, 1, 4096, "full") / activation_bytes(spec, 1, 4096, "bf16", "full")
+    assert round(1 - full, 2) == 0.09
+
+
+def test_the_sum_of_a_training_step_is_not_its_peak():
+    """05, "Why the sum is not the peak": Llama 3.1 8B, mixed-bf16 AdamW, 1 x 4,096 tokens. The components add up to
+    157.3 GB; the start of backward (fused AdamW's peak) is that sum without the gradients and with the logits'
+    gradient, 143.4 GB; foreach AdamW's step is 160.9 GB, above the sum; each layer frees more than it allocates."""
+    from llmmem.training import activation_terms, training_memory, training_timeline
+
+    spec = llmmem.ModelSpec.from_catalog("llama-3.1-8b")
+    settings = dict(precision="mixed-bf16", optimizer="adamw", batch=1, seq_len=4096)
+    full = training_memory(spec, **settings)
+    fused = training_timeline(spec, optimizer_impl="fused", **settings)
+    foreach = training_timeline(spec, optimizer_impl="foreach", **settings)
+    start = fused["start of backward"]
+    assert round(full.total / 1e9, 1) == 157.3 and round(start.total / 1e9, 1) == 143.4
+    assert start.total == full.total - full["gradients"] + full["logits"]
+    assert max(fused.values(), key=lambda b: b.total) is start
+    assert round(foreach["optimizer step"].total / 1e9, 1) == 160.9 > round(full.total / 1e9, 1)
+    counts = spec.param_counts()
+    layer_grads = 2 * (counts["attention"] + counts["mlp"]) // spec.num_layers
+    assert activation_terms(spec, 1, 4096, "bf16")[0] > layer_grads
