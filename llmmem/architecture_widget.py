@@ -46,7 +46,8 @@ def resized_layers(indices: tuple[int, ...], old: int, new: int) -> tuple[int, .
         return tuple(sorted(kept))
     has = set(indices)
     tail = range(old // 2, old)
-    period = next(p for p in range(1, old + 1) if all((j in has) == (j - p in has) for j in tail if j - p >= tail.start))
+    period = next(p for p in range(1, old + 1)
+                  if all((j in has) == (j - p in has) for j in tail if j - p >= tail.start))
     for i in range(old, new):
         source = i - period * (1 + (i - old) // period)
         if source in has or source in kept:

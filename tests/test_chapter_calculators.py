@@ -64,7 +64,8 @@ def test_switching_models_refills_the_boxes():
     calc = ArchitectureCalculator()
     calc.sizes["hidden_size"].value = "2048"
     calc.model.value = "llama-3.1-70b"
-    assert calc.sizes["hidden_size"].value == "8192" and calc.total == ModelSpec.from_catalog("llama-3.1-70b").num_params()
+    assert calc.sizes["hidden_size"].value == "8192"
+    assert calc.total == ModelSpec.from_catalog("llama-3.1-70b").num_params()
 
 
 @pytest.mark.parametrize("field, bad, fragment", [("num_kv_heads", "5", "KV heads (5) must divide Heads (32)"),
