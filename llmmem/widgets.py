@@ -16,7 +16,7 @@ import html
 import json
 import logging
 import re
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import ipywidgets as W
 
@@ -26,12 +26,19 @@ from .estimate import serving_breakdown
 from .finetune import TARGET_GROUPS, lora_memory, qlora_memory
 from .formats import format_names
 from .gpus import GPU, get_gpu, gpu_names, gpus_needed_explained
-from .inference import KV_CACHE_FORMATS, inference_memory, max_context
+from .inference import (
+    KV_CACHE_FORMATS,
+    VLLM_GPU_MEMORY_UTILIZATION,
+    _capacity,  # serving_gpus' rule: one home for a card's usable share
+    inference_memory,
+    max_context,
+)
 from .model import ModelSpec, catalog_names
 from .names import component_color, display_name, plain_note, typeset
 from .parallel import STRATEGIES, sharded_training_memory
 from .training import ATTENTION, OPTIMIZERS, PRECISIONS, RECOMPUTE, training_memory
 from .units import GB, format_bytes, parse_context, parse_count
+from .validation import MAX_DIM, MAX_EXPERTS, MAX_LAYERS
 
 RED = "#B00020"
 GREEN = "#1B7F3B"
@@ -133,30 +140,64 @@ def _fits_text(per_gpu_bytes, card: GPU) -> str:
     return f"{verdict} one {card.name} ({card.memory_bytes / GB:,.1f} GB)"
 
 
-def _per_gpu_verdict(per_gpu_bytes, card: GPU, cards: int = 1) -> tuple:
-    """(fits, badge text) for memory that must fit on each of `cards` cards."""
+def _serving_fits_text(per_gpu_bytes, card: GPU) -> str:
+    """Whether a server's memory fits in the share of one card vLLM gives it, by `serving_gpus`' own rule."""
+    usable = serving_capacity(card)
+    verdict = "fits in" if per_gpu_bytes <= usable else "does not fit in"
+    return (f"{verdict} {VLLM_GPU_MEMORY_UTILIZATION:.0%} of one {card.name} ({usable / GB:,.1f} GB of "
+            f"{card.memory_bytes / GB:,.1f} GB, the share vLLM uses by default)")
+
+
+def serving_capacity(card: GPU) -> float:
+    """Bytes a vLLM server may use on one card: the rule of `llmmem.inference.serving_gpus`, `max_context` and
+    the compare table (gpu_memory_utilization 0.9 of the card), so that every serving verdict agrees."""
+    return _capacity(card, VLLM_GPU_MEMORY_UTILIZATION)
+
+
+def _per_gpu_verdict(per_gpu_bytes, card: GPU, cards: int = 1, capacity=None) -> tuple:
+    """(fits, badge text) for memory that must fit on each of `cards` cards, in `capacity` bytes of each (the
+    whole card unless given: a server's is `serving_capacity`)."""
     where = f"{cards} \u00d7 {card.name}" if cards > 1 else f"1 \u00d7 {card.name}"
-    if per_gpu_bytes <= card.memory_bytes:
+    have = card.memory_bytes if capacity is None else capacity
+    if per_gpu_bytes <= have:
         return True, f"fits on {where}"
-    need, have = per_gpu_bytes / GB, card.memory_bytes / GB
-    return False, f"does not fit on {where}: {need:,.1f} GB per GPU, {have:,.1f} GB each"
+    usable = "" if capacity is None else " usable"
+    return False, f"does not fit on {where}: {per_gpu_bytes / GB:,.1f} GB per GPU, {have / GB:,.1f} GB{usable} each"
+
+
+def _weights_cells(r: FormatRow, largest: float) -> str:
+    """The quantization table's two columns: bits per parameter, and the weights in GB with a bar to scale."""
+    if r.weight_bytes is None or r.bits_per_param is None:
+        return '<td></td><td></td>'
+    width = 100 * r.weight_bytes / (largest or 1)
+    colour = component_color("weights", 0)
+    bar = (f'<span style="display:inline-block;width:{0.8 * width:.1f}px;height:9px;background:{colour};'
+           'margin-right:4px"></span>')
+    return f"<td>{float(r.bits_per_param):.3f}</td><td>{bar}{r.weight_bytes / GB:,.1f}</td>"
 
 
 def compare_table_html(rows: list[FormatRow], card: GPU, caption: str) -> str:
-    """The "compare formats" table: each weight format's memory, per GPU and GPU count."""
+    """The "compare formats" table: each weight format's memory, per GPU and GPU count; with the weights alone
+    too (bits per parameter, GB) when the rows carry them (the quantization calculator's)."""
+    weights = any(r.weight_bytes is not None for r in rows)
+    largest = max((r.weight_bytes or 0 for r in rows), default=0)
     body = []
     for r in rows:
+        first = _weights_cells(r, largest) if weights else ""
         if r.n_gpus is None or r.total_bytes is None or r.per_gpu_bytes is None:
             cells = f'<td colspan="3" style="color:#555">{html.escape(r.note)}</td>'
+            if weights and r.weight_bytes is None:
+                first, cells = "", f'<td colspan="5" style="color:#555">{html.escape(r.note)}</td>'
         else:
             colour = GREEN if r.n_gpus == 1 else RED
             cells = (f"<td>{r.total_bytes / GB:,.1f}</td><td>{r.per_gpu_bytes / GB:,.1f}</td>"
                      f'<td style="color:{colour};font-weight:bold">{r.n_gpus} \u00d7 {html.escape(card.name)}</td>')
-        body.append(f"<tr><td><code>{html.escape(r.fmt)}</code></td>{cells}</tr>")
+        body.append(f"<tr><td><code>{html.escape(r.fmt)}</code></td>{first}{cells}</tr>")
+    heads = "<th>bits per parameter</th><th>weights, GB</th>" if weights else ""
     return (f'<details class="llmmem-compare" open><summary><b>Compare formats</b></summary>'
             f'<div style="color:#555;font-size:13px">{html.escape(caption)}</div>'
             f'<table class="llmmem-compare-table" style="border-collapse:collapse;font-size:13px">'
-            f"<tr><th>weights in</th><th>memory, GB</th><th>per GPU, GB</th><th>GPUs needed</th></tr>"
+            f"<tr><th>weights in</th>{heads}<th>memory, GB</th><th>per GPU, GB</th><th>GPUs needed</th></tr>"
             f"{''.join(body)}</table></details>"
             "<style>.llmmem-compare-table td, .llmmem-compare-table th {padding:1px 12px 1px 0;"
             "text-align:right} .llmmem-compare-table td:first-child, .llmmem-compare-table th:first-child,"
@@ -177,6 +218,12 @@ FIELD_KINDS = {
     "batch": ("a whole number of sequences from 1 to 1,000,000, e.g. 1 or 8", 10**6),
     "rank": ("a whole number from 1 to 65,536, e.g. 8, 16 or 64", 65_536),
     "gpus": ("a whole number of GPUs from 1 to 1,000,000, e.g. 8 or 64", 10**6),
+    # A model's sizes, bounded as every ModelSpec is (llmmem.validation: MAX_DIM, MAX_LAYERS, MAX_EXPERTS).
+    "width": ("a whole number from 1 to 10^8, e.g. 4096", MAX_DIM),
+    "layers": ("a whole number of layers from 1 to 10,000, e.g. 32", MAX_LAYERS),
+    "heads": ("a whole number of heads from 1 to 10^8, e.g. 32 or 8", MAX_DIM),
+    "experts": ("a whole number from 0 (a dense model) to 100,000, e.g. 8", MAX_EXPERTS),
+    "expert_width": ("a whole number from 0 (a dense model) to 10^8, e.g. 14336", MAX_DIM),
 }
 
 
@@ -358,23 +405,30 @@ class Calculator:
         self.widget.add_class(self.css_class)
         self._update()
 
-    def _compute(self) -> View:
+    def _compute(self) -> Any:  # a View, or what the subclass's own `_draw` reads
         raise NotImplementedError
 
     def _update(self, change=None):
         try:
             view = self._compute()
-            self._check_finite(view)
+            page = self._draw(view)
         except Exception as err:  # every failure replaces the answer with a red message; the next input recovers
             if not isinstance(err, (ValueError, *(kind for kind, _ in EXPECTED_ERRORS))):
                 LOG.exception("%s failed on unexpected input", type(self).__name__)
             self.breakdown, self.n_gpus, self.error, self.fits = None, None, self._name_field(err), None
             self.result.value = error_html(self.error)
             return
-        self.breakdown, self.n_gpus, self.error, self._headline = view.breakdown, view.n_gpus, None, view.headline
+        self.error = None
+        self.result.value = page
+
+    def _draw(self, view: Any) -> str:
+        """The page for what `_compute` returned (a `View` here); records the answer's state. A calculator whose
+        answer is not memory on a GPU (parameter counts) returns its own kind of view and draws it itself."""
+        self._check_finite(view)
+        self.breakdown, self.n_gpus, self._headline = view.breakdown, view.n_gpus, view.headline
         self.fits = view.fits
         lines = "".join(f"<li>{html.escape(plain_note(n))}</li>" for n in (*view.breakdown.notes, *view.lines))
-        self.result.value = (
+        return (
             f"{_headline_html(view.headline)}<br>{badge_html(view.fits, view.badge)}"
             f'<div style="color:#555;font-size:13px">{html.escape(typeset(view.breakdown.title))}</div>'
             f"{breakdown_bar_html(view.breakdown, view.gpu.memory_bytes, view.n_gpus, view.gpu.name)}"
@@ -507,8 +561,9 @@ class InferenceCalculator(Calculator):
             context = f"no context fits: even 1 token overflows one {card.name} at batch {batch}"
         else:
             context = f"longest context that fits at batch {batch}: {longest:,} tokens per sequence"
-        headline = f"{format_bytes(breakdown.total)} per GPU (TP={tp}): {_fits_text(breakdown.total, card)}"
-        fits, badge = _per_gpu_verdict(breakdown.total, card, tp)
+        headline = f"{format_bytes(breakdown.total)} per GPU (TP={tp}): {_serving_fits_text(breakdown.total, card)}"
+        # The same rule as the longest context above and the compare table below (serving_gpus): 90 % of a card.
+        fits, badge = _per_gpu_verdict(breakdown.total, card, tp, serving_capacity(card))
         rows = compare_inference_formats(spec, card, kv_cache=self.kv_cache.value, batch=batch, seq_len=seq_len)
         table = compare_table_html(rows, card, f"Each weight format at the fewest {card.name} (TP = 1, 2, 4, 8, 16) "
                                                f"that hold it, {self.kv_cache.value} KV cache, batch {batch} "

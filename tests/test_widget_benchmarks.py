@@ -31,3 +31,26 @@ def test_bench_one_update(benchmark, name):
     calc.model.value = MODELS[name][1]
     assert calc.result.value != first  # a new model is a new answer
     # The 30 ms target is read off the benchmark table (`make bench`), not asserted: timings vary by machine.
+
+
+CHAPTER_CALCULATORS = {"architecture": ("llmmem.architecture_widget", "ArchitectureCalculator"),
+                       "quantization": ("llmmem.quantization_widget", "QuantizationCalculator")}
+
+
+@pytest.mark.parametrize("name", list(CHAPTER_CALCULATORS))
+def test_bench_one_update_chapter_calculators(benchmark, name):
+    import importlib
+
+    module, cls = CHAPTER_CALCULATORS[name]
+    calc = getattr(importlib.import_module(module), cls)(model="llama-3.1-8b")
+    first = calc.result.value
+    models = itertools.cycle(("llama-3.1-70b", "llama-3.1-8b"))
+
+    def update():
+        calc.model.value = next(models)
+        return calc.summary()
+
+    summary = benchmark(update)
+    assert calc.error is None and not summary.startswith("error")
+    calc.model.value = "llama-3.1-70b"
+    assert calc.result.value != first

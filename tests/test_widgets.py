@@ -110,10 +110,26 @@ def test_inference_calculator_matches_llmmem():
     # "32K" = 32 x 1024 tokens, as model cards mean context
     expected = inference_memory(spec, batch=4, seq_len=32_768, **options)
     assert calc.breakdown == expected and calc.error is None
-    assert calc.summary().startswith(f"{format_bytes(expected.total)} per GPU (TP=4): fits on one H100-80GB")
+    assert calc.summary().startswith(f"{format_bytes(expected.total)} per GPU (TP=4): fits in 90% of one H100-80GB")
     longest = max_context(spec, "H100-80GB", batch=4, **options)
     assert f"{longest:,} tokens" in calc.result.value
     assert all(html.escape(plain_note(note)) in calc.result.value for note in expected.notes)
+
+
+def test_inference_badge_and_compare_table_use_one_rule_vllms_90_percent():
+    """Memory that fits the whole card but not vLLM's 90 % of it: red badge, and the table agrees (2 GPUs)."""
+    spec = ModelSpec.from_catalog("llama-3.1-8b")
+    card = get_gpu("H100-80GB")
+    longest = max_context(spec, card, gpu_memory_utilization=1.0, cap_at_model_limit=False)  # the whole card
+    total = inference_memory(spec, seq_len=longest).total
+    assert 0.9 * card.memory_bytes < total <= card.memory_bytes  # between the two rules
+    calc = InferenceCalculator(seq_len=longest)
+    assert calc.breakdown.total == total
+    assert not calc.fits and "does not fit in 90% of one H100-80GB" in calc.summary()
+    assert "usable each" in calc.result.value
+    table = calc.result.value.split('class="llmmem-compare"')[1]
+    bf16 = table.split("<code>bf16</code>")[1].split("</tr>")[0]
+    assert "1 × H100-80GB" not in bf16  # the table does not put it on one card either
 
 
 def test_inference_says_when_nothing_fits():
