@@ -604,6 +604,13 @@ def inference_memory(spec, weights="auto", kv_cache="bf16", batch=1, seq_len=819
     extra, overhead_note = _overhead_bytes(overhead, weights_gpu, tp, pp)
     where = f"per GPU, TP={tp}" + (f", PP={pp}" if pp != 1 else "")
     components = {"weights": weights_gpu, "kv_cache": kv, "activations": activations, "overhead": extra}
+    rope = vllm_rope_table_bytes(spec, act_bytes)
+    rope_note: tuple[str, ...] = ()
+    if rope:  # whole on every GPU; 2.5 GiB for Llama 4's 10M positions, so it gets its own line
+        components = {"weights": weights_gpu, "rope_tables": rope, **{
+            k: v for k, v in components.items() if k != "weights"}}
+        rope_note = (f"rope_tables: the RoPE cos/sin tables vLLM builds at load for every position "
+                     f"({', '.join(f'{rows:,} x {dim}' for rows, dim in spec.rope_tables)}), whole on every GPU",)
     vision_note: tuple[str, ...] = ()
     if spec.is_multimodal and pp == 1:  # name both parts: the language model's weights and the vision tower + projector
         vision = weights_total - _weight_bytes(replace(spec, vision_tensors=()), weights)
@@ -627,6 +634,7 @@ def inference_memory(spec, weights="auto", kv_cache="bf16", batch=1, seq_len=819
             f"tokens (vLLM reads a long prompt at most {max_num_batched_tokens:,} tokens at a time, so this part "
             "does not grow with the context)",
             overhead_note,
+            *rope_note,
             *vision_note,
         ),
     )

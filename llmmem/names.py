@@ -16,6 +16,8 @@ COMPONENT_NAMES = {
     "logits": "logits",
     "logits_grad": "gradient of the logits",
     "kv_cache": "KV cache",
+    "vision_weights": "vision tower and projector",
+    "rope_tables": "RoPE cos/sin tables",
     "adapter_weights": "LoRA adapters",
     "gathered_weights": "weights gathered for one layer (ZeRO-3 / FSDP)",
     "overhead": "overhead",
@@ -47,7 +49,8 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
 COMPONENT_COLOR = {"weights": PALETTE[0], "master_weights": PALETTE[1], "gradients": PALETTE[2],
                    "optimizer_states": PALETTE[3], "activations": PALETTE[4], "logits": PALETTE[5],
                    "logits_grad": "#F5C710", "kv_cache": PALETTE[2], "adapter_weights": "#7B3294",
-                   "gathered_weights": "#A6761D", "overhead": "#999999", "margin": "#BBBBBB"}
+                   "gathered_weights": "#A6761D", "overhead": "#999999", "margin": "#BBBBBB",
+                   "vision_weights": "#4D9DE0", "rope_tables": "#666666"}
 
 
 def component_color(name: str, i: int) -> str:

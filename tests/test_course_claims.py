@@ -71,7 +71,7 @@ def test_exercise_solutions_in_02_08_09():
     spec = llmmem.ModelSpec.from_catalog("llama-3.1-70b")
     b = inference_memory(spec, seq_len=131072, batch=4, kv_cache="fp8")
     h100 = llmmem.get_gpu("H100-80GB")
-    assert round(b.total / 1e9, 1) == 229.2 and round(b["kv_cache"] / 1e9, 1) == 85.9
+    assert round(b.total / 1e9, 1) == 229.3 and round(b["kv_cache"] / 1e9, 1) == 85.9
     assert b["kv_cache"] == 80 * llmmem.GiB and round(100 * b["kv_cache"] / b.total, 1) == 37.5
     assert llmmem.gpus_needed(b.total, gpu=h100) == 3 and 64 % 3 and 8 % 3 and not 64 % 4
     assert round(4 * 0.9 * h100.memory_bytes / 1e9, 1) == 307.9 and b.total < 4 * 0.9 * h100.memory_bytes
