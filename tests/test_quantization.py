@@ -133,3 +133,12 @@ def test_unknown_method_says_what_is_supported():
         read_quantization({"quant_method": "hqq"})
     with pytest.raises(ValueError, match="no quantization_config"):
         checkpoint_weight_bytes(L8)
+
+
+def test_gpt_oss_20b_mxfp4_bytes_equal_the_checkpoints_index():
+    # The Hub's model.safetensors.index.json for openai/gpt-oss-20b: metadata.total_size = 13,761,264,768
+    # bytes (two public copies of the file's head; find_string '"total_size": 13761264768'). Its experts are
+    # MXFP4 (4-bit values, one 8-bit scale per 32), everything else bf16: the kit's count must be that sum.
+    spec = ModelSpec.from_catalog("gpt-oss-20b")
+    assert weight_bytes(spec) == checkpoint_weight_bytes(spec) == 13_761_264_768
+    assert weight_bytes(spec, "bf16") == 2 * spec.num_params()  # an explicit format still overrides it
