@@ -20,11 +20,12 @@ from .widgets import (
     View,
     _count,
     _dropdown,
-    _fits_text,
     _gpu_dropdown,
     _per_gpu_verdict,
     _read_count,
     _read_tokens,
+    _serving_fits_text,
+    serving_capacity,
 )
 
 
@@ -64,7 +65,7 @@ class SpeedCalculator(Calculator):
                  else "never compute-bound at this context (every sequence's KV read outweighs its FLOPs)")
         headline = (f"{speed.tokens_per_s_per_seq:,.1f} tok/s per sequence, {speed.tokens_per_s_total:,.0f} tok/s "
                     f"in total ({speed.bound}-bound); {format_bytes(memory.total)} per GPU: "
-                    f"{_fits_text(memory.total, card)}")
+                    f"{_serving_fits_text(memory.total, card)}")
         lines = (
             f"bytes read per step: {format_bytes(speed.weight_bytes_per_step)} of weights + "
             f"{format_bytes(speed.kv_bytes_per_step)} of KV cache; {speed.step_time_s * 1e3:,.2f} ms per step",
@@ -72,5 +73,5 @@ class SpeedCalculator(Calculator):
             f"time to first token for a {context:,}-token prompt: {ttft * 1e3:,.0f} ms (prefill, nothing queued)",
             *speed.notes,
         )
-        fits, badge = _per_gpu_verdict(memory.total, card)
+        fits, badge = _per_gpu_verdict(memory.total, card, capacity=serving_capacity(card))  # as max_batch
         return View(memory, headline, card, 1, fits, badge, lines)

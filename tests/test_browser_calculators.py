@@ -22,7 +22,7 @@ from llmmem import format_bytes, gpus_needed, serving_memory
 pytestmark = pytest.mark.browser
 BIN = Path(sys.executable).parent
 RED, GREEN = "rgb(176, 0, 32)", "rgb(27, 127, 59)"  # llmmem.widgets.RED and GREEN
-CALCULATORS = ("serving", "inference", "training", "finetune", "many-gpus")
+CALCULATORS = ("serving", "inference", "training", "finetune", "many-gpus", "architecture", "quantization")
 
 
 def _make_app_flags() -> list[str]:
