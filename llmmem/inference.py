@@ -634,6 +634,9 @@ def inference_memory(spec, weights="auto", kv_cache="bf16", batch=1, seq_len=819
             f"tokens (vLLM reads a long prompt at most {max_num_batched_tokens:,} tokens at a time, so this part "
             "does not grow with the context)",
             overhead_note,
+            f"not in the total: vLLM's CUDA-graph pool, about {vllm_cuda_graph_pool_bytes(spec, tp, pp) / GiB:.1f} GiB "
+            "per GPU (vllm_cuda_graph_pool_bytes, calibrated on vLLM 0.19 logs), captured after the KV cache is "
+            "sized; it lives in the headroom above gpu_memory_utilization, beside the CUDA context",
             *rope_note,
             *vision_note,
         ),

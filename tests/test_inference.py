@@ -382,3 +382,14 @@ def test_serving_gpus_uses_only_tp_sizes_vllm_accepts():
     assert tp == 4 and b.total <= 0.9 * get_gpu("H100-80GB").memory_bytes and "TP must divide" in why
     three = inference_memory(L70, weights="bf16", kv_cache="fp8", batch=4, seq_len=131072).total
     assert 2 < three / get_gpu("H100-80GB").memory_bytes <= 3  # the plain ceil(total / capacity) says 3
+
+
+def test_the_breakdown_names_the_cuda_graph_pool_outside_its_total():
+    from llmmem.inference import vllm_cuda_graph_pool_bytes
+
+    spec = ModelSpec.from_catalog("mixtral-8x7b")
+    b = inference_memory(spec, tp=2)
+    graphs = vllm_cuda_graph_pool_bytes(spec, tp=2)
+    (note,) = [n for n in b.notes if "CUDA-graph pool" in n]
+    assert f"about {graphs / GiB:.1f} GiB" in note and "not in the total" in note
+    assert "cuda_graphs" not in b and b.total == sum(b.values())  # outside vLLM's budget, so outside the total too
