@@ -57,6 +57,16 @@ MODELS = {
     "meta-llama/Llama-4-Scout-17B-16E-Instruct": ("llama-4-scout", None),
     "RedHatAI/Mistral-Small-3.1-24B-Instruct-2503-quantized.w8a8": ("mistral-small-3.1-24b", W8A8_VLM),
     "moonshotai/Kimi-VL-A3B-Instruct": ("kimi-vl-a3b", None),
+    "deepseek-ai/DeepSeek-V2-Lite-Chat": ("deepseek-v2-lite", None),  # the chat fine-tune, same architecture
+    "Qwen/Qwen3-30B-A3B": ("qwen3-30b-a3b", None),
+    "google/gemma-2-9b-it": ("gemma-2-9b", None),
+    "google/gemma-2-27b-it": ("gemma-2-27b", None),
+    "google/gemma-3-27b-it": ("gemma-3-27b", None),
+    "microsoft/phi-2": ("phi-2", None),
+    "mistralai/Mistral-Small-3.1-24B-Instruct-2503": ("mistral-small-3.1-24b", None),
+    "RedHatAI/Meta-Llama-3.1-8B-Instruct-quantized.w8a8": ("llama-3.1-8b", W8A8),
+    "redhatai/Llama-3.3-70B-Instruct-quantized.w8a8": ("llama-3.3-70b", W8A8),  # vLLM logs the lower-case org
+    "openai/gpt-oss-20b": ("gpt-oss-20b", None),  # MXFP4 experts: the catalog config's quantization_config
 }
 # Runs whose model llmmem cannot read yet, with the reason (kept visible: the coverage test counts them).
 UNREADABLE: dict[str, str] = {}
@@ -83,8 +93,8 @@ def _setup(run):
     dtype = DTYPES[s.get("dtype", "bf16 (default)")]
     if s.get("quantization") == "fp8":  # vLLM's online FP8 (--quantization fp8) of a bf16 checkpoint
         fmt = "fp8"
-    else:
-        fmt = "auto" if quant is not None else dtype
+    else:  # "auto": the checkpoint's own quantization_config (ours, or the catalog config's, e.g. gpt-oss MXFP4)
+        fmt = "auto" if quant is not None or "quantization_config" in ModelSpec_config(name) else dtype
     kv = s.get("kv_cache_dtype", "auto")
     tp = s["tp"][0] if isinstance(s["tp"], list) else s["tp"]
     return spec, fmt, (dtype if kv == "auto" else kv), tp, s.get("pp", 1)
@@ -116,22 +126,32 @@ def _kv(run):
                                    tp=tp, pp=pp), v["kv_cache_tokens"]
 
 
-# Known misses, kept visible (strict: the day they pass, the marker must go). Gemma 3 (+0.56 GiB) and Llama 4
-# Scout (+2.5 GiB per GPU) were the RoPE tables vLLM builds at load (llmmem/architectures/rope.py), now counted.
+# Known misses, kept visible (strict: the day they pass, the marker must go), by run id. Gemma 3 (+0.56 GiB) and
+# Llama 4 Scout (+2.5 GiB per GPU) were the RoPE tables vLLM builds at load (llmmem/architectures/rope.py), now
+# counted.
 KNOWN_WEIGHT_GAPS = {
-    "moonshotai/Kimi-VL-A3B-Instruct": (
+    "vllm-0.19.0-h100-moonshotai-kimi-vl-a3b-i--h100-80gb--tp2pp1dp1--8192": (
         "vLLM logs 15.53 GiB per GPU at TP 2, we count 15.30 (RoPE table of 16 MiB included): 0.23 GiB short. "
         "What vLLM v0.19.0 replicates instead of sharding is too small to explain it -- the projector "
         "(kimi_vl.py: ReplicatedLinear, 30.7 M params), kv_a_proj_with_mqa (deepseek_v2.py, 27 x 2048 x 576) "
         "and the routers: ~0.06 GiB more per GPU; MoonViT shards over TP (moonvit.py, mm_encoder_tp_mode "
         "'weights'), its 2-D RoPE is a lazy cached_property, and MLA's W_UV / W_UK_T are views of kv_b_proj "
-        "in bf16 (mla_attention.py). The config is written from its parts (no verbatim copy reachable), so "
-        "the remaining ~0.17 GiB is most likely a size our reconstructed config gets wrong"),
+        "in bf16 (mla_attention.py). The TP 1 run of the same sweep is 0.16 GiB short of 30.74 GiB (within 1 %): "
+        "a gap that does not halve at TP 2 (0.23 = 0.16 + ~0.07), so the piece our reconstructed config "
+        "(no verbatim copy reachable) lacks is one vLLM keeps whole on every rank"),
+    "vllm-0.19.0-h100-openai-gpt-oss-20b--h100-80gb--tp2pp1dp1--8192": (
+        "vLLM logs 7.01 GiB per GPU at TP 2, we count 6.42 (the checkpoint's MXFP4 bytes / 2 + a 16 MiB RoPE "
+        "table): 0.59 GiB short. The log's 'Peak GPU memory after loading weights: 6.76 GiB' (before the "
+        "'TRITON' Mxfp4 MoE backend converts the experts) puts ~0.32 GiB in the load itself -- what padding the "
+        "per-rank expert width 1440 to 1536 (a multiple of 128) would add, +0.315 GiB -- and ~0.25 GiB in "
+        "process_weights_after_loading (the triton_kernels swizzle; the profiler keeps the peak). v0.19.0's "
+        "padding rule for TRITON is not verified here (the vLLM snapshot is too large to fetch; one "
+        "oracle/mxfp4.py copy rounds to 64, which adds only 0.1 GiB)"),
 }
 
 
 def _weight_case(run):
-    reason = KNOWN_WEIGHT_GAPS.get(run["setting"]["model"])
+    reason = KNOWN_WEIGHT_GAPS.get(run["id"])
     return pytest.param(run, id=run["id"], marks=pytest.mark.xfail(reason=reason, strict=True) if reason else ())
 
 
@@ -154,12 +174,12 @@ def test_kv_tokens_within_1_percent(run):
 
 def test_worst_cases_are_reported():
     """The worst relative errors over the runs the kit models (prints them with -s)."""
-    weights = [(abs(p / lg - 1), r["id"]) for r in READ if r["setting"]["model"] not in KNOWN_WEIGHT_GAPS
+    weights = [(abs(p / lg - 1), r["id"]) for r in READ if r["id"] not in KNOWN_WEIGHT_GAPS
                for p, lg in [_weights(r)]]
     kv = [(abs(p / lg - 1), r["id"]) for r in KV_READ for p, lg in [_kv(r)]]
     print(f"\nworst weights: {max(weights)[0]:.2%} ({max(weights)[1]}); worst KV tokens: {max(kv)[0]:.2%} "
           f"({max(kv)[1]}); runs read: {len(READ)} of {len(RUNS)}")
-    assert max(kv)[0] < 0.01 and len(weights) >= 25
+    assert max(kv)[0] < 0.01 and len(weights) >= 55
 
 
 def test_a_vlm_breakdown_names_the_vision_weights_and_keeps_no_vision_kv():
