@@ -45,11 +45,16 @@ def test_405b_fp8_keeps_attention_and_the_edge_layers_in_bf16():
 
 @pytest.mark.xfail(strict=True, reason=(
     "Issue 13 asks for 1 % of the quoted 57.75 GiB; we load 56.75 (-1.7 %, 1.0 GiB per GPU, 8 GiB over the 8 "
-    "GPUs). vLLM v0.19.0 fbgemm_fp8.py keeps exactly the checkpoint's tensors on an H100 (fp8 weight, an fp32 "
-    "scale per output row, a scalar input_scale_ub; process_weights_after_loading only transposes, a view) "
-    "and skips exactly modules_to_not_convert (is_layer_skipped with the fused qkv/gate_up mapping); the RoPE "
-    "table is 32 MiB. The quoted log is not in the reference data, so its vLLM version, GPU (an A100 would "
-    "repack for Marlin) and options cannot be checked; the 1.0 GiB stays unexplained"))
+    "GPUs). Ruled out in vLLM v0.19.0 and in v0.5.3.post1 (the release of July 2024, read from its wheel): "
+    "fbgemm_fp8.py keeps exactly the checkpoint's tensors on an H100 (fp8 weight, an fp32 scale per output "
+    "row from w8a8_utils.create_per_channel_scale_param, a scalar input_scale_ub; process_weights_after_loading "
+    "only transposes, a view) and skips exactly modules_to_not_convert (fused qkv/gate_up mapping); the RoPE "
+    "cos_sin_cache is cast to bf16 (32 MiB); the 128256 vocab needs no padding (multiple of 64); both measure "
+    "torch.cuda.max_memory_allocated growth over the load. 0.5.3 logs 'Loading model weights took %.4f GB' "
+    "(4 decimals), so the quoted 2-decimal figure is from another version or rounded. Each fp8 MLP kept in "
+    "bf16 would add 0.30 GiB per GPU, so no whole number of layers fits either. The log itself was not found "
+    "(the issues corpus turns up 405B-FP8 loading logs in vllm-project/vllm#6689 and #6746, not the quoted "
+    "line); 1.0 GiB unexplained"))
 def test_405b_fp8_loads_within_1_percent_of_the_quoted_log():
     loaded = vllm_model_loading_bytes(ModelSpec.from_catalog("llama-3.1-405b-fp8"), tp=8) / GiB
     assert loaded == pytest.approx(57.75, rel=0.01)

@@ -131,14 +131,19 @@ def _kv(run):
 # counted.
 KNOWN_WEIGHT_GAPS = {
     "vllm-0.19.0-h100-moonshotai-kimi-vl-a3b-i--h100-80gb--tp2pp1dp1--8192": (
-        "vLLM logs 15.53 GiB per GPU at TP 2, we count 15.30 (RoPE table of 16 MiB included): 0.23 GiB short. "
-        "What vLLM v0.19.0 replicates instead of sharding is too small to explain it -- the projector "
-        "(kimi_vl.py: ReplicatedLinear, 30.7 M params), kv_a_proj_with_mqa (deepseek_v2.py, 27 x 2048 x 576) "
-        "and the routers: ~0.06 GiB more per GPU; MoonViT shards over TP (moonvit.py, mm_encoder_tp_mode "
-        "'weights'), its 2-D RoPE is a lazy cached_property, and MLA's W_UV / W_UK_T are views of kv_b_proj "
-        "in bf16 (mla_attention.py). The TP 1 run of the same sweep is 0.16 GiB short of 30.74 GiB (within 1 %): "
-        "a gap that does not halve at TP 2 (0.23 = 0.16 + ~0.07), so the piece our reconstructed config "
-        "(no verbatim copy reachable) lacks is one vLLM keeps whole on every rank"),
+        "vLLM logs 15.53 GiB per GPU at TP 2, we count 15.30 (RoPE table of 16 MiB included): 0.23 GiB short."
+        " 0.067 GiB of it is what vLLM v0.19.0 replicates instead of sharding: the run's own DEBUG lines "
+        "('Loaded weight ... with shape') give rank 0 241,905,848 vision + projector params (we assume 223.8 "
+        "M: the projector's ReplicatedLinear, patch_embed, pos_emb, norms and row-parallel biases stay "
+        "whole), plus kv_a_proj_with_mqa (27 x 2048 x 576) and the routers in deepseek_v2.py. The other "
+        "~0.165 GiB does not shrink with TP: the same sweep's TP 1 log (llm-d-planner @ d3121e05 "
+        "accuracy/results/v0.19.0/logs/moonshotai-kimi-vl-a3b-i--h100-80gb--tp1pp1dp1--8192.log) says 30.74 "
+        "GiB against our 30.58, and its DeepSeek-V2-Lite-Chat TP 1 log 29.43 against our deepseek-v2-lite's "
+        "29.28 (+0.155) -- so it is something vLLM builds for MLA / DeepSeek-V2 models, not a size of our "
+        "reconstructed Kimi config (its vision sizes are confirmed by those shapes). Ruled out in v0.19.0: "
+        "W_UV / W_UK_T (views of kv_b_proj, mla_attention.py), MoonViT's 2-D RoPE (a lazy cached_property), "
+        "MoE padding (ROCm only) and DP-chunking buffers (DP > 1 only); attention metadata builders' "
+        "workspaces are made after the load"),
     "vllm-0.19.0-h100-openai-gpt-oss-20b--h100-80gb--tp2pp1dp1--8192": (
         "vLLM logs 7.01 GiB per GPU at TP 2, we count 6.42 (the checkpoint's MXFP4 bytes / 2 + a 16 MiB RoPE "
         "table): 0.59 GiB short. The log's 'Peak GPU memory after loading weights: 6.76 GiB' (before the "
