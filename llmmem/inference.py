@@ -119,12 +119,28 @@ NON_TORCH_BYTES_PP = 7 * GiB // 100
 # default 16 * 1024); with the default 8192 batched tokens a profiling step is one chunk.
 VLLM_FUSED_MOE_CHUNK_SIZE = 16 * 1024
 
-# CUDA-graph pool (vllm_cuda_graph_pool_bytes): base + per (layer on the GPU x hidden unit) + MoE extra, fitted by
-# least squares on the calibration half of the vLLM 0.19 H100 logs in measurements.json (runs whose model is
-# in an even position of the sorted model names; tests/test_vllm_activations.py refits and checks the rest).
-CUDA_GRAPH_POOL_BASE_BYTES = 676 * 2**20
-CUDA_GRAPH_POOL_BYTES_PER_LAYER_HIDDEN = 1739
-CUDA_GRAPH_POOL_MOE_BYTES = 256 * 2**20
+# CUDA-graph pool (vllm_cuda_graph_pool_bytes). vLLM 0.19 captures one graph per capture size and mode: the sizes
+# are [1, 2, 4] + range(8, 256, 8) + range(256, largest + 1, 16) (vllm/config/vllm.py), 51 up to the default
+# largest 512, 83 up to the 1024 that vllm/model_executor/models/config.py (GptOssForCausalLMConfig) sets for
+# gpt-oss; FULL_AND_PIECEWISE captures each size twice. FlashAttention's FULL decode graphs keep a split-KV
+# accumulator (vllm/v1/attention/backends/flash_attn.py: "[num_splits, num_heads, num_tokens, head_size]" fp32,
+# plus the fp32 log-sum-exp) with num_splits = flash_attn_max_num_splits_for_cuda_graph (vllm/config/attention.py).
+VLLM_MAX_CUDAGRAPH_CAPTURE_SIZE = 512
+VLLM_GPT_OSS_MAX_CUDAGRAPH_CAPTURE_SIZE = 1024
+FLASH_ATTN_MAX_NUM_SPLITS_FOR_CUDA_GRAPH = 32
+# vLLM's multimodal prefix-LM types (vllm/config/model.py, is_mm_prefix_lm): their bidirectional image-token
+# attention rules out FLASH_ATTN, so they run TRITON_ATTN, which keeps no split-KV accumulator.
+VLLM_MM_PREFIX_LM_TYPES = frozenset({"bagel", "gemma3", "molmo2", "paligemma"})
+# The rest is calibrated: a base, and per layer on the GPU per captured graph (the graphs' kernel nodes; each
+# piecewise size is one graph per layer-sized piece, the FULL one all of them), more for a fused-MoE layer and
+# more again when the MoE layer has a shared expert (vllm/model_executor/layers/fused_moe/runner/
+# default_moe_runner.py runs it on a second CUDA stream). Least squares on the calibration half of the
+# llm-d-planner vLLM 0.19 H100 logs in measurements.json (runs whose model is in an even position of the sorted
+# model names, 26 runs); tests/test_vllm_activations.py refits them and checks the other 30 runs.
+CUDA_GRAPH_POOL_BASE_BYTES = 129 * 2**20
+CUDA_GRAPH_POOL_BYTES_PER_LAYER_GRAPH = 184 * 2**10
+CUDA_GRAPH_POOL_MOE_BYTES_PER_LAYER_GRAPH = 34 * 2**10
+CUDA_GRAPH_POOL_SHARED_EXPERT_BYTES_PER_LAYER_GRAPH = 148 * 2**10
 
 
 # ====================================================================== validation
@@ -441,8 +457,9 @@ def pipeline_stage_activation_bytes(spec, pp=1, tokens=VLLM_MAX_NUM_BATCHED_TOKE
     * every stage but the last hands the same two tensors on (the IntermediateTensors it returns).
 
     The two extra tensors are 2 * tokens * hidden * act_bytes each way. Against the logged Llama-3.1-8B
-    runs (vLLM 0.19, H100): PP=2 rank 0 1.03 vs 1.10 GiB, rank 1 2.03 vs 2.01 GiB; PP=4 rank 0 1.03 vs
-    1.05 GiB (tests/test_vllm_activations.py). With pp=1 this is :func:`prefill_activation_bytes`.
+    runs (vLLM 0.19, H100): PP=2 rank 0 1.03 vs 1.10 GiB (-6 %), rank 1 2.02 vs 2.01 GiB; PP=4 rank 0
+    1.03 vs 1.10 GiB, rank 3 2.02 vs 2.01 GiB (tests/test_vllm_activations.py). With pp=1 this is
+    :func:`prefill_activation_bytes`.
     """
     spec = _check_spec(spec)
     tokens = _check_positive_int(tokens, "tokens")
@@ -490,7 +507,31 @@ def prefill_activation_bytes(spec, tokens=VLLM_MAX_NUM_BATCHED_TOKENS, seqs=VLLM
 # ====================================================================== CUDA graphs
 
 
-def vllm_cuda_graph_pool_bytes(spec, tp=1, pp=1) -> float:
+def _cuda_graph_pool_terms(spec: ModelSpec, tp, pp, act_bytes=2) -> list[dict]:
+    """Per pipeline stage, the source-given terms of vLLM 0.19's CUDA-graph pool (see the constants above):
+    graphs captured, layers / MoE layers / shared-expert MoE layers on the stage, and the FlashAttention
+    split-KV accumulator in bytes (0 where FLASH_ATTN's FULL graphs are not captured)."""
+    gpt_oss = spec.model_type == "gpt_oss"
+    largest = VLLM_GPT_OSS_MAX_CUDAGRAPH_CAPTURE_SIZE if gpt_oss else VLLM_MAX_CUDAGRAPH_CAPTURE_SIZE
+    sizes = 3 + len(range(8, 256, 8)) + len(range(256, largest + 1, 16))
+    # Llama 4's chunked local attention supports no FULL graphs (AttentionCGSupport.NEVER): PIECEWISE only.
+    full = spec.model_type != "llama4"
+    # FLASH_ATTN runs fp16/bf16 only (fp32 falls back to TRITON_ATTN). With attention sinks (gpt-oss) the logged
+    # FULL first capture is 8 MiB: FA3 keeps no split accumulator there (the split count is chosen in its C++).
+    flash = full and act_bytes == 2 and spec.model_type not in VLLM_MM_PREFIX_LM_TYPES and not spec.attn_sinks
+    width = spec.kv_lora_rank if spec.uses_mla else spec.head_dim  # MLA decodes in the latent space
+    split = FLASH_ATTN_MAX_NUM_SPLITS_FOR_CUDA_GRAPH * largest * (spec.num_heads // tp) * (width + 1) * 4
+    moe_layers = set(spec.moe_layers) if spec.is_moe else set()
+    out = []
+    for stage in _pp_layers(spec.num_layers, pp):
+        moe = len(moe_layers.intersection(stage))
+        out.append({"graphs": sizes * (2 if full else 1), "layers": len(stage), "moe_layers": moe,
+                    "shared_expert_layers": moe if spec.shared_experts_intermediate_size else 0,
+                    "split_kv_bytes": split if flash else 0})
+    return out
+
+
+def vllm_cuda_graph_pool_bytes(spec, tp=1, pp=1, act_bytes=2) -> int:
     """Estimated memory of vLLM's CUDA-graph pool on one GPU (the largest pipeline stage), in bytes.
 
     vLLM 0.19 captures CUDA graphs after it has sized the KV cache, and by default does not count them in
@@ -499,18 +540,34 @@ def vllm_cuda_graph_pool_bytes(spec, tp=1, pp=1) -> float:
     the headroom above gpu_memory_utilization, beside the CUDA context. It is logged as "CUDA graph pool
     memory: X GiB (actual)" after "Profiling CUDA graph memory: PIECEWISE=51 (largest=512), FULL=51".
 
-    The estimate is calibrated, not derived: CUDA_GRAPH_POOL_BASE_BYTES + CUDA_GRAPH_POOL_BYTES_PER_LAYER_HIDDEN
-    x layers on the GPU x hidden_size (about 1.6 tensors of the largest captured batch, 512 tokens in bf16,
-    per layer: the static buffers the piecewise graphs pass between layers), + CUDA_GRAPH_POOL_MOE_BYTES for
-    a mixture of experts. Fitted on half the vLLM 0.19 H100 logs (the models in even positions of the
-    sorted model names) and checked on the other half: tests/test_vllm_activations.py reports the held-out
-    error (within 20 %, 7 % on average; vLLM's own estimate misses by up to 120 % on the same runs).
+    What the pool holds (vllm/v1/worker/gpu_model_runner.py capture_model; vllm/compilation/cuda_graph.py):
+    the sizes are captured largest first into one shared pool, every graph's output a weak reference, so the
+    activations of the largest batch are allocated once and reused by the smaller ones. The pool grows with
+
+    * the graphs: graphs x (CUDA_GRAPH_POOL_BYTES_PER_LAYER_GRAPH x layers + the MoE extras per MoE layer),
+      graphs = 51 capture sizes (83 for gpt-oss) x 2 modes (PIECEWISE and FULL; PIECEWISE only for Llama 4).
+      It does not grow with hidden size: the graphs' own memory follows their kernel count, i.e. the layers;
+    * FlashAttention's split-KV accumulator of the FULL decode graphs, exact from the source:
+      32 splits x 512 tokens x heads / tp x (head_dim + 1) x 4 bytes (260 MiB for Llama-3.1-8B, logged
+      "Estimated FULL CUDA graph memory: 260.00 MiB first-capture"); kv_lora_rank for MLA; none for
+      TRITON_ATTN (fp32, Gemma 3) or with attention sinks;
+    * CUDA_GRAPH_POOL_BASE_BYTES (cuBLAS workspaces, the largest batch's activations; calibrated).
+
+    Fitted on half the vLLM 0.19 H100 logs (the models in even positions of the sorted model names) and
+    checked on the other half: tests/test_vllm_activations.py reports the held-out error (within 16 %, 6 % on
+    average, gpt-oss-20b aside: its MXFP4 MoE runs triton_kernels' matmul_ogs, whose graphs take more, -38 %).
+    ``act_bytes``: 4 for fp32 activations (no FLASH_ATTN). Max-num-batched-tokens does not enter (the largest
+    captured batch is 512 tokens whatever the prefill chunk).
     """
     spec = _check_spec(spec)
     _kv_heads_per_rank(spec, tp)  # validates tp
-    layers = max(len(stage) for stage in _pp_layers(spec.num_layers, pp))
-    moe = CUDA_GRAPH_POOL_MOE_BYTES if spec.is_moe else 0
-    return CUDA_GRAPH_POOL_BASE_BYTES + CUDA_GRAPH_POOL_BYTES_PER_LAYER_HIDDEN * layers * spec.hidden_size + moe
+    if act_bytes not in (2, 4):
+        raise ValueError(f"act_bytes must be 2 (fp16/bf16) or 4 (fp32); got {act_bytes!r}")
+    return max(CUDA_GRAPH_POOL_BASE_BYTES + t["split_kv_bytes"] + t["graphs"] * (
+        CUDA_GRAPH_POOL_BYTES_PER_LAYER_GRAPH * t["layers"]
+        + CUDA_GRAPH_POOL_MOE_BYTES_PER_LAYER_GRAPH * t["moe_layers"]
+        + CUDA_GRAPH_POOL_SHARED_EXPERT_BYTES_PER_LAYER_GRAPH * t["shared_expert_layers"])
+        for t in _cuda_graph_pool_terms(spec, tp, pp, act_bytes))
 
 
 # ====================================================================== the breakdown

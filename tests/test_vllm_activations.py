@@ -9,7 +9,8 @@ quoted from the same logs (LAST_RANK_PEAK_GIB). Checks:
 * pipeline stages: :func:`pipeline_stage_activation_bytes` per rank, and the non-torch memory of a PP rank;
 * CUDA-graph pool (``CUDA graph pool memory: X GiB (actual)``): the constants of
   :func:`vllm_cuda_graph_pool_bytes` are refitted here on the calibration half of the logs (models in even
-  positions of the sorted model names) and checked on the other half.
+  positions of the sorted model names) and checked on the other half; its source-given terms (graph counts,
+  FlashAttention's split-KV accumulator) against the logs' own "Estimated ... first-capture" lines.
 
 ``pytest tests/test_vllm_activations.py -s`` prints the tables.
 """
@@ -21,13 +22,14 @@ from test_vllm_runs import READ, _setup, _values
 
 from llmmem.inference import (
     CUDA_GRAPH_POOL_BASE_BYTES,
-    CUDA_GRAPH_POOL_BYTES_PER_LAYER_HIDDEN,
-    CUDA_GRAPH_POOL_MOE_BYTES,
+    CUDA_GRAPH_POOL_BYTES_PER_LAYER_GRAPH,
+    CUDA_GRAPH_POOL_MOE_BYTES_PER_LAYER_GRAPH,
+    CUDA_GRAPH_POOL_SHARED_EXPERT_BYTES_PER_LAYER_GRAPH,
     NON_TORCH_BYTES_PP,
     NON_TORCH_BYTES_TP,
     SAMPLER_FP32_BYTES_PER_LOGIT,
+    _cuda_graph_pool_terms,
     _forward_bytes_per_token,
-    _pp_layers,
     inference_memory,
     pipeline_stage_activation_bytes,
     prefill_activation_bytes,
@@ -156,14 +158,48 @@ CALIBRATION = [r for r in GRAPH_RUNS if _NAMES.index(r["setting"]["model"]) % 2 
 HELD_OUT = [r for r in GRAPH_RUNS if _NAMES.index(r["setting"]["model"]) % 2 == 1]
 
 
+# The logs' own decomposition (vLLM's profiler, "Estimated <MODE> CUDA graph memory: <first> MiB first-capture +
+# (<n>-1) x ..."; same logs as measurements.json, the Worker_TP0 / EngineCore line): graphs captured per mode, and
+# the FULL first capture, which the FlashAttention split-KV accumulator dominates.
+LOGGED_GRAPHS = {  # run -> (PIECEWISE graphs, FULL graphs, FULL first-capture MiB)
+    "vllm-0.19.0-h100-meta-llama-llama-3-1-8b---h100-80gb--tp1pp1dp1--8192": (51, 51, 260),
+    "vllm-0.19.0-h100-meta-llama-llama-3-1-8b---h100-80gb--tp2pp1dp1--8192": (51, 51, 132),
+    "vllm-0.19.0-h100-meta-llama-llama-3-1-8b---h100-80gb--tp1pp4dp1--8192": (51, 51, 256),
+    "vllm-0.19.0-h100-qwen-qwen2-5-7b-instruct--h100-80gb--tp1pp1dp1--8192": (51, 51, 228),
+    "vllm-0.19.0-h100-google-gemma-2-2b-it--h100-80gb--tp1pp1dp1--8192": (51, 51, 134),
+    "vllm-0.19.0-h100-microsoft-phi-4--h100-80gb--tp1pp1dp1--8192": (51, 51, 328),
+    "vllm-0.19.0-h100-moonshotai-kimi-vl-a3b-i--h100-80gb--tp1pp1dp1--8192": (51, 51, 522),  # MLA: kv_lora_rank
+    "vllm-0.19.0-h100-moonshotai-kimi-vl-a3b-i--h100-80gb--tp2pp1dp1--8192": (51, 51, 264),
+    "vllm-0.19.0-h100-google-gemma-3-4b-it--h100-80gb--tp1pp1dp1--8192": (51, 51, 4),  # TRITON_ATTN
+    "vllm-0.19.0-h100-openai-gpt-oss-20b--h100-80gb--tp2pp1dp1--8192": (83, 83, 8),  # sinks; 1024 largest
+    "vllm-0.19.0-h100-meta-llama-llama-4-scout--h100-80gb--tp4pp1dp1--8192": (51, 0, 0),  # PIECEWISE only
+}
+
+
+def _terms(run):
+    spec, fmt, _, tp, pp = _setup(run)
+    return max(_cuda_graph_pool_terms(spec, tp, pp, _act_bytes(fmt)), key=lambda t: t["layers"])
+
+
+@pytest.mark.parametrize("run_id", LOGGED_GRAPHS)
+def test_cuda_graph_terms_follow_the_logged_captures(run_id):
+    """Graph counts exact; the split-KV accumulator within 4 % (+ 8 MiB) of the logged FULL first capture,
+    which also holds that graph's own activations."""
+    (run,) = [r for r in GRAPH_RUNS if r["id"] == run_id]
+    pw, full, first_mib = LOGGED_GRAPHS[run_id]
+    t = _terms(run)
+    assert t["graphs"] == pw + full
+    assert t["split_kv_bytes"] / 2**20 == pytest.approx(first_mib, rel=0.04, abs=8)
+
+
 def _features(run):
-    spec, _, _, _, pp = _setup(run)
-    layers = max(len(stage) for stage in _pp_layers(spec.num_layers, pp))
-    return [1.0, float(layers * spec.hidden_size), 1.0 if spec.is_moe else 0.0]
+    t = _terms(run)
+    g = t["graphs"]
+    return [1.0, float(g * t["layers"]), float(g * t["moe_layers"]), float(g * t["shared_expert_layers"])]
 
 
 def _least_squares(rows, ys):
-    """Solve the 3 x 3 normal equations (Gaussian elimination): the coefficients minimizing squared error."""
+    """Solve the n x n normal equations (Gaussian elimination): the coefficients minimizing squared error."""
     n = len(rows[0])
     a = [[sum(r[i] * r[j] for r in rows) for j in range(n)] + [sum(r[i] * y for r, y in zip(rows, ys, strict=True))]
          for i in range(n)]
@@ -177,37 +213,53 @@ def _least_squares(rows, ys):
     return [a[i][n] / a[i][i] for i in range(n)]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "with the 26 runs added to measurements.json the calibration half refits to base 708 MiB, 1718 B per layer "
-    "x hidden, MoE 409 MiB (inference.py has 676 MiB / 1739 / 256 MiB, fitted on the 30 runs before); "
-    "the constants live in llmmem/inference.py, not changed here"))
 def test_cuda_graph_constants_are_the_calibration_fit():
+    """The split-KV accumulator is taken as the source gives it; the other four terms are the least-squares fit."""
     assert len(CALIBRATION) >= 10 and len(HELD_OUT) >= 10
     assert not {r["setting"]["model"] for r in CALIBRATION} & {r["setting"]["model"] for r in HELD_OUT}
     coef = _least_squares([_features(r) for r in CALIBRATION],
-                          [_values(r)["cuda_graph_pool_GiB_actual"] * GiB for r in CALIBRATION])
-    print(f"\nfit: base {coef[0] / 2**20:.0f} MiB, {coef[1]:.0f} B per layer x hidden, MoE {coef[2] / 2**20:.0f} MiB")
+                          [_values(r)["cuda_graph_pool_GiB_actual"] * GiB - _terms(r)["split_kv_bytes"]
+                           for r in CALIBRATION])
+    print(f"\nfit on {len(CALIBRATION)} runs: base {coef[0] / 2**20:.1f} MiB; per layer per graph {coef[1] / 1024:.1f} "
+          f"KiB, + {coef[2] / 1024:.1f} KiB per MoE layer, + {coef[3] / 1024:.1f} KiB with a shared expert")
     assert coef[0] == pytest.approx(CUDA_GRAPH_POOL_BASE_BYTES, rel=0.01)
-    assert coef[1] == pytest.approx(CUDA_GRAPH_POOL_BYTES_PER_LAYER_HIDDEN, rel=0.01)
-    assert coef[2] == pytest.approx(CUDA_GRAPH_POOL_MOE_BYTES, rel=0.01)
+    assert coef[1] == pytest.approx(CUDA_GRAPH_POOL_BYTES_PER_LAYER_GRAPH, rel=0.01)
+    assert coef[2] == pytest.approx(CUDA_GRAPH_POOL_MOE_BYTES_PER_LAYER_GRAPH, rel=0.02)
+    assert coef[3] == pytest.approx(CUDA_GRAPH_POOL_SHARED_EXPERT_BYTES_PER_LAYER_GRAPH, rel=0.01)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "held-out error with inference.py's constants: max 39.8 % (Llama-3.1-8B PP=4: 0.71 vs 0.51 GiB), mean "
-    "10.2 % over 30 runs (bound: 20 % / 8 %); the pool also depends on PP/TP rank count and on the MoE "
-    "backend (gpt-oss -34 %, Qwen3-30B-A3B -24 %), which the 3-term fit does not see"))
+# Held-out runs the model is known to miss (strict xfail: the day they pass, the marker must go).
+KNOWN_GRAPH_GAPS = {
+    "vllm-0.19.0-h100-openai-gpt-oss-20b--h100-80gb--tp2pp1dp1--8192":
+        "0.95 vs 1.55 GiB (-38 %): gpt-oss's MXFP4 experts run the 'TRITON' Mxfp4 backend (triton_kernels "
+        "matmul_ogs with its own routing kernels), whose graphs take about 375 KiB per layer per graph "
+        "against 218 KiB for a bf16 fused-MoE layer; no other run uses that backend to calibrate it",
+}
+
+
+def _pool_error(run):
+    spec, fmt, _, tp, pp = _setup(run)
+    predicted = vllm_cuda_graph_pool_bytes(spec, tp, pp, act_bytes=_act_bytes(fmt)) / GiB
+    logged = _values(run)["cuda_graph_pool_GiB_actual"]
+    print(f"\n{run['id'][17:70]:53s} pool {predicted:.2f} vs {logged} GiB ({predicted / logged - 1:+.1%})")
+    return predicted / logged - 1
+
+
 def test_cuda_graph_pool_on_the_held_out_half():
-    errors = []
-    print()
-    for run in HELD_OUT:
-        spec, _, _, tp, pp = _setup(run)
-        predicted = vllm_cuda_graph_pool_bytes(spec, tp, pp) / GiB
-        logged = _values(run)["cuda_graph_pool_GiB_actual"]
-        errors.append(abs(predicted / logged - 1))
-        print(f"{run['id'][17:70]:53s} pool {predicted:.2f} vs {logged} GiB ({predicted / logged - 1:+.1%})")
-    print(f"held-out CUDA-graph error: max {max(errors):.1%}, mean {sum(errors) / len(errors):.1%} "
-          f"over {len(errors)} runs")
+    errors = [abs(_pool_error(r)) for r in HELD_OUT if r["id"] not in KNOWN_GRAPH_GAPS]
+    calibration = [abs(_pool_error(r)) for r in CALIBRATION]
+    print(f"\nCUDA-graph pool error: held-out max {max(errors):.1%}, mean {sum(errors) / len(errors):.1%} over "
+          f"{len(errors)} runs (+ {len(KNOWN_GRAPH_GAPS)} known gap); calibration max {max(calibration):.1%}, mean "
+          f"{sum(calibration) / len(calibration):.1%} over {len(calibration)} runs")
+    assert len(errors) >= 20
     assert max(errors) < 0.20 and sum(errors) / len(errors) < 0.08
+
+
+@pytest.mark.parametrize("run_id", [pytest.param(k, marks=pytest.mark.xfail(reason=v, strict=True))
+                                    for k, v in KNOWN_GRAPH_GAPS.items()])
+def test_cuda_graph_pool_known_gaps(run_id):
+    (run,) = [r for r in HELD_OUT if r["id"] == run_id]
+    assert abs(_pool_error(run)) < 0.20
 
 
 def test_before_after_table():
