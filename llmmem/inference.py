@@ -662,6 +662,7 @@ def inference_memory(spec, weights="auto", kv_cache="bf16", batch=1, seq_len=819
     where = f"per GPU, TP={tp}" + (f", PP={pp}" if pp != 1 else "")
     components = {"weights": weights_gpu, "kv_cache": kv, "activations": activations, "overhead": extra}
     rope = vllm_rope_table_bytes(spec, act_bytes)
+    graphs = vllm_cuda_graph_pool_bytes(spec, tp, pp, act_bytes=act_bytes)
     rope_note: tuple[str, ...] = ()
     if rope:  # whole on every GPU; 2.5 GiB for Llama 4's 10M positions, so it gets its own line
         components = {"weights": weights_gpu, "rope_tables": rope, **{
@@ -691,7 +692,7 @@ def inference_memory(spec, weights="auto", kv_cache="bf16", batch=1, seq_len=819
             f"tokens (vLLM reads a long prompt at most {max_num_batched_tokens:,} tokens at a time, so this part "
             "does not grow with the context)",
             overhead_note,
-            f"not in the total: vLLM's CUDA-graph pool, about {vllm_cuda_graph_pool_bytes(spec, tp, pp) / GiB:.1f} GiB "
+            f"not in the total: vLLM's CUDA-graph pool, about {graphs / GiB:.1f} GiB "
             "per GPU (vllm_cuda_graph_pool_bytes, calibrated on vLLM 0.19 logs), captured after the KV cache is "
             "sized; it lives in the headroom above gpu_memory_utilization, beside the CUDA context",
             *rope_note,

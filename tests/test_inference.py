@@ -390,6 +390,7 @@ def test_the_breakdown_names_the_cuda_graph_pool_outside_its_total():
     spec = ModelSpec.from_catalog("mixtral-8x7b")
     b = inference_memory(spec, tp=2)
     graphs = vllm_cuda_graph_pool_bytes(spec, tp=2)
+    assert vllm_cuda_graph_pool_bytes(spec, tp=2, act_bytes=4) < graphs  # fp32: Triton attention, no split-KV
     (note,) = [n for n in b.notes if "CUDA-graph pool" in n]
     assert f"about {graphs / GiB:.1f} GiB" in note and "not in the total" in note
     assert "cuda_graphs" not in b and b.total == sum(b.values())  # outside vLLM's budget, so outside the total too
