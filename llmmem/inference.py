@@ -667,7 +667,7 @@ def inference_memory(spec, weights="auto", kv_cache="bf16", batch=1, seq_len=819
     if rope:  # whole on every GPU; 2.5 GiB for Llama 4's 10M positions, so it gets its own line
         components = {"weights": weights_gpu, "rope_tables": rope, **{
             k: v for k, v in components.items() if k != "weights"}}
-        rope_note = (f"rope_tables: the RoPE cos/sin tables vLLM builds at load for every position "
+        rope_note = (f"rope_tables: precomputed by vLLM at load, a cos/sin row for every position "
                      f"({', '.join(f'{rows:,} x {dim}' for rows, dim in spec.rope_tables)}), whole on every GPU",)
     vision_note: tuple[str, ...] = ()
     if spec.is_multimodal and pp == 1:  # name both parts: the language model's weights and the vision tower + projector
