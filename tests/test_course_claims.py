@@ -194,3 +194,27 @@ def test_eager_scores_at_4k_tokens_and_where_activations_cross_the_model_states(
     assert activation_bytes(spec, 1, 4100, "bf16", "none", "eager") > states
     assert [s for s in (2048, 3072, 4096) if activation_bytes(spec, 1, s, "bf16", "none", "eager") > 128e9] == [4096]
 
+
+
+def test_korthikanti_against_the_measured_grid_is_low_at_32_tokens_and_high_with_sdpa_at_128():
+    """06, "Korthikanti's formula against the measurement": over the measured bf16 rows without checkpointing, the
+    formula is below PyTorch's count everywhere except SDPA at 128 tokens, where its 5Hs/h = 20 bytes of scores per
+    hidden unit (H = h/32 in every config) are memory SDPA never holds."""
+    import csv
+    from pathlib import Path
+
+    from llmmem.training import korthikanti_activation_bytes
+
+    path = Path(__file__).resolve().parents[1] / "notebooks" / "data" / "measured.csv"
+    rows = [r for r in csv.DictReader(path.open(newline="")) if r["dtype"] == "bf16" and r["checkpointing"] == "0"]
+    assert rows
+    for r in rows:
+        h, heads, s = int(r["hidden_size"]), int(r["num_heads"]), int(r["seq_len"])
+        assert 5 * heads * s / h == {32: 5, 128: 20}[s]
+        spec = llmmem.ModelSpec.from_hf_config({
+            "model_type": r["model_type"], "vocab_size": int(r["vocab_size"]), "hidden_size": h,
+            "num_hidden_layers": int(r["num_layers"]), "num_attention_heads": heads,
+            "num_key_value_heads": int(r["num_kv_heads"]), "intermediate_size": int(r["intermediate_size"]),
+            "tie_word_embeddings": r["tie_embeddings"] == "True"})
+        ratio = korthikanti_activation_bytes(spec, int(r["batch"]), s) / int(r["activations_bytes"])
+        assert (ratio > 1) == (r["attention"] == "sdpa" and s == 128), (r["config"], r["attention"], s, ratio)
