@@ -177,3 +177,44 @@ def test_the_sum_of_a_training_step_is_not_its_peak():
     counts = spec.param_counts()
     layer_grads = 2 * (counts["attention"] + counts["mlp"]) // spec.num_layers
     assert activation_terms(spec, 1, 4096, "bf16")[0] > layer_grads
+
+
+def test_eager_scores_at_4k_tokens_and_where_activations_cross_the_model_states():
+    """05, exercise 2: Llama 3.1 8B, batch 1, bf16, eager attention. The scores cost 6 bytes each (fp32 softmax and
+    its bf16 copy), H x s^2 per layer: 103 GB of the 131 GB of activations at 4,096 tokens; the activations pass the
+    16 bytes/parameter of model states near 4,050 tokens (so, of 2,048 / 3,072 / 4,096, only 4,096)."""
+    from llmmem.training import activation_bytes
+
+    spec = llmmem.ModelSpec.from_catalog("llama-3.1-8b")
+    scores = (4 + 2) * spec.num_heads * 4096**2 * spec.num_layers
+    eager = activation_bytes(spec, 1, 4096, "bf16", "none", "eager")
+    assert round(scores / 1e9) == 103 and round(eager / 1e9) == 131
+    states = 16 * spec.num_params()
+    assert activation_bytes(spec, 1, 4000, "bf16", "none", "eager") < states
+    assert activation_bytes(spec, 1, 4100, "bf16", "none", "eager") > states
+    assert [s for s in (2048, 3072, 4096) if activation_bytes(spec, 1, s, "bf16", "none", "eager") > 128e9] == [4096]
+
+
+
+def test_korthikanti_against_the_measured_grid_is_low_at_32_tokens_and_high_with_sdpa_at_128():
+    """06, "Korthikanti's formula against the measurement": over the measured bf16 rows without checkpointing, the
+    formula is below PyTorch's count everywhere except SDPA at 128 tokens, where its 5Hs/h = 20 bytes of scores per
+    hidden unit (H = h/32 in every config) are memory SDPA never holds."""
+    import csv
+    from pathlib import Path
+
+    from llmmem.training import korthikanti_activation_bytes
+
+    path = Path(__file__).resolve().parents[1] / "notebooks" / "data" / "measured.csv"
+    rows = [r for r in csv.DictReader(path.open(newline="")) if r["dtype"] == "bf16" and r["checkpointing"] == "0"]
+    assert rows
+    for r in rows:
+        h, heads, s = int(r["hidden_size"]), int(r["num_heads"]), int(r["seq_len"])
+        assert 5 * heads * s / h == {32: 5, 128: 20}[s]
+        spec = llmmem.ModelSpec.from_hf_config({
+            "model_type": r["model_type"], "vocab_size": int(r["vocab_size"]), "hidden_size": h,
+            "num_hidden_layers": int(r["num_layers"]), "num_attention_heads": heads,
+            "num_key_value_heads": int(r["num_kv_heads"]), "intermediate_size": int(r["intermediate_size"]),
+            "tie_word_embeddings": r["tie_embeddings"] == "True"})
+        ratio = korthikanti_activation_bytes(spec, int(r["batch"]), s) / int(r["activations_bytes"])
+        assert (ratio > 1) == (r["attention"] == "sdpa" and s == 128), (r["config"], r["attention"], s, ratio)
