@@ -145,7 +145,7 @@ def lora_memory(spec: ModelSpec, rank=16, targets="attention", base_format="bf16
         f"activations: batch {batch} x {seq_len} tokens, recompute={recompute}, {attention} attention, "
         f"frozen base{' (4-bit: linear inputs saved)' if bnb_4bit else ''}, lora_dropout={lora_dropout}",
         f"overhead: {overhead_bytes / GiB:.2f} GiB of non-torch memory (outside PyTorch's allocator; the CUDA "
-        "context, ~1.3 GB, shows only in nvidia-smi)",
+        "context, ~1.3 GiB, shows only in nvidia-smi)",
     )
     return Breakdown(parts, title=f"LoRA fine-tuning {spec.name}", notes=notes)
 

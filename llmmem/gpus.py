@@ -120,7 +120,7 @@ def gpus_needed(n_bytes, gpu="A100-80GB", usable_fraction=1.0, reserve_bytes=0) 
 
     The rule: memory splits evenly across the cards (as tensor parallelism splits weights), each card
     offers its driver-reported capacity times `usable_fraction`, less `reserve_bytes` for what every
-    process keeps there (the CUDA context and its kernels take about 1.3 GB, llmmem.peak; vLLM lets a
+    process keeps there (the CUDA context and its kernels take about 1.3 GiB, llmmem.peak; vLLM lets a
     model use 90 % of the card, `gpu_memory_utilization=0.9`). The defaults (100 %, no reserve)
     reproduce the article's answer: 168 GB fits in two A100-80GB cards only because each one holds
     80 GiB = 85.9 GB. 0 bytes need 0 GPUs.

@@ -80,7 +80,7 @@ _BLOCK_8BIT = 2048
 # - non-torch memory: what a process allocates on the GPU outside PyTorch's allocator once it runs (cuBLAS
 #   workspaces, NCCL buffers): 0.25 GiB, vLLM's "non-torch forward increase memory" on one H100 (its one home is
 #   llmmem.inference.NON_TORCH_BYTES_SINGLE_GPU; the sources are cited there). It does not include:
-# - the CUDA context (driver state and loaded kernels): about 1.3 GB, seen only by nvidia-smi / pynvml
+# - the CUDA context (driver state and loaded kernels): about 1.3 GiB, seen only by nvidia-smi / pynvml
 #   (llmmem.peak.CUDA_CONTEXT_NVML_BYTES, measured in Hugging Face's "Model training anatomy").
 # The estimates here match PyTorch's own statistics, so they add the first and not the second.
 NON_TORCH_BYTES = NON_TORCH_BYTES_SINGLE_GPU
@@ -124,7 +124,7 @@ def training_memory(spec_or_params, precision="mixed-bf16", optimizer="adamw", b
     check_nonneg(overhead_bytes, "overhead_bytes")
     parts["overhead"] = overhead_bytes
     notes.append(f"overhead: {overhead_bytes / GiB:.2f} GiB of non-torch memory (workspaces and buffers outside "
-                 "PyTorch's allocator); the CUDA context (~1.3 GB) shows only in nvidia-smi")
+                 "PyTorch's allocator); the CUDA context (~1.3 GiB) shows only in nvidia-smi")
     name = spec.name if spec else format_count(count)
     return Breakdown(parts, title=f"Training {name}: {precision}, {optimizer}", notes=notes)
 
