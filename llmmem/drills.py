@@ -27,6 +27,7 @@ from .estimate import serving_breakdown, serving_memory
 from .gpus import get_gpu, gpus_needed_explained
 from .inference import inference_memory, kv_cache_bytes, kv_cache_bytes_per_token
 from .model import ModelSpec
+from .names import display_name, plain_note
 from .training import training_memory, training_memory_seed
 from .units import GB, GiB, MiB, format_bytes, format_count, parse_count
 from .validation import quote
@@ -146,8 +147,8 @@ class Drill:
 
 
 def _sum_line(b) -> str:
-    """'weights 141.1 GB + kv_cache 42.9 GB + ... = 185.2 GB (172.5 GiB)': a Breakdown added up."""
-    parts = " + ".join(f"{name} {value / GB:,.1f} GB" for name, value in b.items())
+    """'weights 141.1 GB + KV cache 42.9 GB + ... = 185.2 GB (172.5 GiB)': a Breakdown added up, in plain words."""
+    parts = " + ".join(f"{display_name(name)} {value / GB:,.1f} GB" for name, value in b.items())
     return f"{parts} = {format_bytes(b.total)}"
 
 
@@ -255,7 +256,7 @@ def inference_drill(model="llama-3.1-70b", seq_len=131072, batch=1, weights="bf1
         "inference",
         f"All together: memory to serve {model} ({weights} weights, {kv} KV cache) for {batch} x "
         f"{_tokens(seq_len)}?",
-        b.total, "bytes", BYTES_TOLERANCE, _sum_line(b) + "\n" + "\n".join(b.notes),
+        b.total, "bytes", BYTES_TOLERANCE, _sum_line(b) + "\n" + "\n".join(map(plain_note, b.notes)),
         {"model": model, "seq_len": seq_len, "batch": batch, "weights": weights, "kv_cache": kv},
     )
 
