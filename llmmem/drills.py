@@ -342,7 +342,7 @@ def erratum_drill(which="magic-formula") -> Drill:
     which = _ERRATUM_ALIASES.get(which, which) if isinstance(which, str) else which
     if which == "magic-formula":
         right = serving_breakdown("70B", bits=16)
-        printed = float(symbolic.seed_002_as_written().subs(symbolic.Q, 16).subs(symbolic.P, 70 * 10**9))
+        printed = float(symbolic.magic_formula_as_printed().subs(symbolic.Q, 16).subs(symbolic.P, 70 * 10**9))
         return Drill(
             "erratum",
             f"{MAGIC_ARTICLE[0].upper()}{MAGIC_ARTICLE[1:]} writes M = (P x 4B / Q) x 1.2 and gets 210 GB to serve "
@@ -354,7 +354,7 @@ def erratum_drill(which="magic-formula") -> Drill:
         )
     if which == "serving-fp8":
         right = serving_breakdown("70B", bits=8)
-        printed = float(symbolic.seed_000_fp8_as_written().subs(symbolic.Q, 8).subs(symbolic.P, 70 * 10**9))
+        printed = float(symbolic.serving_article_fp8_as_written().subs(symbolic.Q, 8).subs(symbolic.P, 70 * 10**9))
         return Drill(
             "erratum",
             f"{SERVING_ARTICLE} says a 70B model needs 21 GB at FP8. What is wrong, and what is the right number?",

@@ -19,11 +19,11 @@ M = sp.Symbol("M", positive=True)  # GPU memory, bytes
 P_b = sp.Symbol("P_billions", positive=True)  # parameters in billions
 M_GB = sp.Symbol("M_GB", positive=True)  # memory in GB (10^9 bytes)
 
-SEED_BYTES_PER_PARAM = sp.Integer(4)
-SEED_OVERHEAD = sp.Rational(6, 5)  # the articles' 20 %, kept exact so 70B x 16 bits is exactly 168 GB
+ARTICLE_BYTES_PER_PARAM = sp.Integer(4)
+ARTICLE_OVERHEAD = sp.Rational(6, 5)  # the articles' 20 %, kept exact so 70B x 16 bits is exactly 168 GB
 
 
-def serving_seed_form() -> sp.Expr:
+def serving_article_form() -> sp.Expr:
     """M = (P * 4B) / (32 / Q) * 1.2, as "Calculating GPU memory for serving LLMs" writes it, left unsimplified."""
     with sp.evaluate(False):
         return (P * B) / (sp.Integer(32) / Q) * o
@@ -31,19 +31,19 @@ def serving_seed_form() -> sp.Expr:
 
 def serving_formula() -> sp.Expr:
     """The serving article's formula simplified, overhead kept symbolic: M = B*P*Q*o/32 bytes."""
-    return sp.simplify(serving_seed_form().doit())
+    return sp.simplify(serving_article_form().doit())
 
 
 def serving_derivation() -> list[tuple[str, sp.Eq]]:
     """The derivation step by step, each step an equation the notebook displays."""
-    seed = serving_seed_form()
+    as_written = serving_article_form()
     with sp.evaluate(False):
-        plugged = (P * SEED_BYTES_PER_PARAM) / (sp.Integer(32) / Q) * SEED_OVERHEAD
+        plugged = (P * ARTICLE_BYTES_PER_PARAM) / (sp.Integer(32) / Q) * ARTICLE_OVERHEAD
     simplified = sp.simplify(plugged.doit())  # 3*P*Q/20
     decimal = sp.Float(simplified / (P * Q), 2) * P * Q  # 0.15*P*Q
     per_billion = sp.simplify(simplified.subs(P, P_b * 10**9) / 10**9)  # GB with P in billions
     return [
-        ("the article's formula (bytes)", sp.Eq(M, seed, evaluate=False)),
+        ("the article's formula (bytes)", sp.Eq(M, as_written, evaluate=False)),
         ("4 bytes per 32-bit parameter, 20 % overhead", sp.Eq(M, plugged, evaluate=False)),
         ("simplified (bytes)", sp.Eq(M, simplified)),
         ("as a decimal (bytes)", sp.Eq(M, decimal, evaluate=False)),
@@ -54,17 +54,17 @@ def serving_derivation() -> list[tuple[str, sp.Eq]]:
 
 def serving_simplified() -> sp.Expr:
     """3*P*Q/20: the serving article's formula with its constants plugged in (bytes)."""
-    return serving_formula().subs({B: SEED_BYTES_PER_PARAM, o: SEED_OVERHEAD})
+    return serving_formula().subs({B: ARTICLE_BYTES_PER_PARAM, o: ARTICLE_OVERHEAD})
 
 
-def seed_002_as_written() -> sp.Expr:
+def magic_formula_as_printed() -> sp.Expr:
     """The "Magic Formula" article's formula as printed, M = (P * 4B / Q) * 1.2: the 32 is missing."""
-    return (P * SEED_BYTES_PER_PARAM / Q) * SEED_OVERHEAD
+    return (P * ARTICLE_BYTES_PER_PARAM / Q) * ARTICLE_OVERHEAD
 
 
-def seed_000_fp8_as_written() -> sp.Expr:
+def serving_article_fp8_as_written() -> sp.Expr:
     """The serving article's FP8 section: 1 byte per parameter *and* Q = 8, so precision is applied twice."""
-    return (P * 1) / (sp.Integer(32) / Q) * SEED_OVERHEAD
+    return (P * 1) / (sp.Integer(32) / Q) * ARTICLE_OVERHEAD
 
 
 # ------------------------------------------------------------- training (the serving article's "General Process")
@@ -74,7 +74,7 @@ k_states = sp.Symbol("k", positive=True)  # optimizer states per parameter: 2 fo
 m_margin = sp.Symbol("m", nonnegative=True)  # safety margin: 0.2 = 20 %
 
 
-def training_seed_derivation() -> list[tuple[str, sp.Eq]]:
+def training_article_derivation() -> list[tuple[str, sp.Eq]]:
     """The serving article's training estimate as it writes it: 4 x inference, plus gradients, plus optimizer states."""
     S, M_inf, M_train, G, M_opt, T = sp.symbols("S M_inf M_train G O M_total", positive=True)
     total = 4 * P * b_param + P * b_param + k_states * P * b_param
@@ -84,12 +84,12 @@ def training_seed_derivation() -> list[tuple[str, sp.Eq]]:
         ("training: 4 x inference", sp.Eq(M_train, 4 * M_inf)),
         ("plus gradients", sp.Eq(G, P * b_param)),
         ("plus optimizer states", sp.Eq(M_opt, k_states * P * b_param)),
-        ("total, as the seed adds it", sp.Eq(T, sp.factor(total))),
+        ("total, as the article adds it", sp.Eq(T, sp.factor(total))),
         ("with a safety margin m", sp.Eq(T, sp.factor(total) * (1 + m_margin))),
     ]
 
 
-def training_seed_total(with_margin: bool = False) -> sp.Expr:
+def training_article_total(with_margin: bool = False) -> sp.Expr:
     """(5 + k) * P * b, times (1 + m) with the margin: the article's sum, 7 P b for AdamW."""
     expr = sp.factor(4 * P * b_param + P * b_param + k_states * P * b_param)
     return expr * (1 + m_margin) if with_margin else expr

@@ -57,7 +57,7 @@ def training_memory_seed(params, bytes_per_param=4, optimizer="adamw") -> Breakd
         title=(f"The serving article's training estimate: {format_count(count)} parameters at {bytes_per_param} "
                f"bytes, {key}"),
         notes=(f"S = P x b = {float(storage) / GB:,.1f} GB; M_train = 4 x S; + gradients P x b; "
-               f"+ {key} states {SEED_OPTIMIZER_STATES[key]} x P x b (as the seed writes it: counts them twice)",),
+               f"+ {key} states {SEED_OPTIMIZER_STATES[key]} x P x b (as the article writes it: counts them twice)",),
     )
 
 

@@ -33,11 +33,11 @@ def test_numeric_equals_symbolic_on_a_grid(params, bits, overhead):
 
 
 def test_seed_002_formula_as_written_gives_21_gb_not_210():
-    as_written = symbolic.seed_002_as_written().subs({P: 70 * 10**9, Q: 16})
+    as_written = symbolic.magic_formula_as_printed().subs({P: 70 * 10**9, Q: 16})
     assert as_written == 21 * 10**9  # its own arithmetic; the article prints 210 GB
     assert symbolic.serving_simplified().subs({P: 70 * 10**9, Q: 16}) == 168 * 10**9
 
 
 def test_seed_000_fp8_applies_precision_twice():
-    assert symbolic.seed_000_fp8_as_written().subs({P: 70 * 10**9, Q: 8}) == 21 * 10**9
+    assert symbolic.serving_article_fp8_as_written().subs({P: 70 * 10**9, Q: 8}) == 21 * 10**9
     assert serving_memory(70e9, bits=8) == 84e9

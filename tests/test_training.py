@@ -34,13 +34,13 @@ def test_seed_7b_fp32_training_is_112_gb():
 
 
 def test_seed_symbolic_derivation_gives_the_same_numbers():
-    total = symbolic.training_seed_total()
+    total = symbolic.training_article_total()
     values = {P: 13 * 10**9, symbolic.b_param: 4, symbolic.k_states: 2}
     assert total.subs(values) == 364 * 10**9
-    with_margin = symbolic.training_seed_total(with_margin=True)
+    with_margin = symbolic.training_article_total(with_margin=True)
     assert with_margin.subs({**values, symbolic.m_margin: sp.Rational(1, 5)}) == sp.Rational(4368, 10) * 10**9
-    steps = dict(symbolic.training_seed_derivation())
-    difference = steps["total, as the seed adds it"].rhs - 7 * P * symbolic.b_param
+    steps = dict(symbolic.training_article_derivation())
+    difference = steps["total, as the article adds it"].rhs - 7 * P * symbolic.b_param
     assert sp.simplify(difference).subs(symbolic.k_states, 2) == 0
 
 
