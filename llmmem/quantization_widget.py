@@ -39,8 +39,8 @@ def chosen_format_breakdown(breakdown: Breakdown, option: QuantOption) -> Breakd
         return breakdown
     method = option.quantization["quant_method"]
     title = breakdown.title.replace(f"checkpoint ({method})", option.label)
-    notes = tuple(n.replace("the checkpoint's own quantization_config", f"{option.label} as its checkpoints' "
-                            "quantization_config describes it") for n in breakdown.notes)
+    notes = tuple(n.replace("the checkpoint's own quantization_config", f"{option.label}, as a checkpoint's "
+                            "quantization_config would describe it") for n in breakdown.notes)
     return Breakdown({name: breakdown[name] for name in breakdown}, title, notes)
 
 
@@ -55,7 +55,7 @@ class QuantizationCalculator(Calculator):
         self.model, self.upload, self.hub = self.picker.model, self.picker.upload, self.picker.hub
         self.fmt = _dropdown([(o.label.replace(", group 128", ""), o.key) for o in quantization_options()], fmt,
                              "Weight format")
-        self.group = _dropdown([(f"{g} weights", g) for g in GROUP_SIZES], group_size, "GPTQ/AWQ group")
+        self.group = _dropdown([(f"{g} weights", g) for g in GROUP_SIZES], group_size, "Group size")
         self.gpu = _gpu_dropdown(gpu)
         self.seq_len = _count(seq_len, "Context", "tokens", "8192, 128K")
         self.batch = _count(batch, "Batch", "batch", "1")
