@@ -228,6 +228,17 @@ def pipeline_stage_weight_bytes(spec, fmt="auto", pp=2) -> list[int]:
     return out
 
 
+def _act_bytes(fmt: str) -> int:
+    """Bytes per activation for a canonical weight format: fp32 models compute in fp32, all others in 16 bits."""
+    return 4 if fmt == "fp32" else 2
+
+
+def _check_act_bytes(act_bytes) -> int:
+    if isinstance(act_bytes, bool) or act_bytes not in (2, 4):
+        raise ValueError(f"act_bytes must be 2 (bf16/fp16) or 4 (fp32); got {quote(act_bytes)}")
+    return act_bytes
+
+
 def vllm_rope_table_bytes(spec, act_bytes=2) -> int:
     """Bytes of the RoPE cos/sin tables vLLM builds at load, on every GPU (TP does not split them).
 
@@ -236,9 +247,7 @@ def vllm_rope_table_bytes(spec, act_bytes=2) -> int:
     ``cos_sin_cache`` buffer, ``cache.to(dtype)``). ``act_bytes``: 2 for bf16/fp16 models, 4 for fp32.
     """
     spec = _check_spec(spec)
-    if act_bytes not in (2, 4):
-        raise ValueError(f"act_bytes must be 2 (bf16/fp16) or 4 (fp32); got {quote(act_bytes)}")
-    return sum(rows * dim for rows, dim in spec.rope_tables) * act_bytes
+    return sum(rows * dim for rows, dim in spec.rope_tables) * _check_act_bytes(act_bytes)
 
 
 def vllm_model_loading_bytes(spec, fmt="auto", tp=1, pp=1) -> float:
@@ -258,7 +267,7 @@ def vllm_model_loading_bytes(spec, fmt="auto", tp=1, pp=1) -> float:
     tp, pp = _check_positive_int(tp, "tp"), _check_positive_int(pp, "pp")
     fmt = canonical_weight_format(fmt)
     stage = max(pipeline_stage_weight_bytes(spec, fmt, pp)) if pp > 1 else _weight_bytes(spec, fmt)
-    return stage / tp + vllm_rope_table_bytes(spec, 4 if fmt == "fp32" else 2)
+    return stage / tp + vllm_rope_table_bytes(spec, _act_bytes(fmt))
 
 
 # ====================================================================== KV cache
@@ -468,10 +477,11 @@ def pipeline_stage_activation_bytes(spec, pp=1, tokens=VLLM_MAX_NUM_BATCHED_TOKE
     h = spec.hidden_size
     handed_on = 2 * tokens * h * act_bytes  # hidden_states + residual of one chunk
     stages = _pp_layers(spec.num_layers, pp)
+    moe_layers = set(spec.moe_layers) if spec.is_moe else set()
     out = []
     for i, layers in enumerate(stages):
         first, last = i == 0, i == len(stages) - 1
-        has_moe = spec.is_moe and any(j in set(spec.moe_layers) for j in layers)
+        has_moe = not moe_layers.isdisjoint(layers)
         workspace = _moe_workspace_bytes(spec, tokens, tp, act_bytes) if has_moe else 0
         forward = tokens * _forward_bytes_per_token(spec, layers, tp) * act_bytes
         sampler = seqs * spec.vocab_size * (act_bytes + SAMPLER_FP32_BYTES_PER_LOGIT) + tokens * h * act_bytes
@@ -561,8 +571,7 @@ def vllm_cuda_graph_pool_bytes(spec, tp=1, pp=1, act_bytes=2) -> int:
     """
     spec = _check_spec(spec)
     _kv_heads_per_rank(spec, tp)  # validates tp
-    if act_bytes not in (2, 4):
-        raise ValueError(f"act_bytes must be 2 (fp16/bf16) or 4 (fp32); got {act_bytes!r}")
+    _check_act_bytes(act_bytes)
     return max(CUDA_GRAPH_POOL_BASE_BYTES + t["split_kv_bytes"] + t["graphs"] * (
         CUDA_GRAPH_POOL_BYTES_PER_LAYER_GRAPH * t["layers"]
         + CUDA_GRAPH_POOL_MOE_BYTES_PER_LAYER_GRAPH * t["moe_layers"]
@@ -653,22 +662,21 @@ def inference_memory(spec, weights="auto", kv_cache="bf16", batch=1, seq_len=819
         weights_total = max(pipeline_stage_weight_bytes(spec, weight_format, pp))  # the largest stage, on each of tp
         ranks = tp
     weights_gpu = weights_total // ranks if weights_total % ranks == 0 else weights_total / ranks
-    act_bytes = 4 if weight_format == "fp32" else 2
+    act_bytes = _act_bytes(weight_format)
     tokens = min(batch * seq_len, max_num_batched_tokens)
     # Per pipeline stage: the largest (the last, with the sampler, unless the first stage's layers are wider).
     activations = max(pipeline_stage_activation_bytes(spec, pp, tokens, min(batch, max_num_seqs), tp=tp,
                                                       act_bytes=act_bytes))
     extra, overhead_note = _overhead_bytes(overhead, weights_gpu, tp, pp)
     where = f"per GPU, TP={tp}" + (f", PP={pp}" if pp != 1 else "")
-    components = {"weights": weights_gpu, "kv_cache": kv, "activations": activations, "overhead": extra}
+    # The RoPE tables are whole on every GPU (2.5 GiB for Llama 4's 10M positions): their own line, when there are any.
     rope = vllm_rope_table_bytes(spec, act_bytes)
+    components = {"weights": weights_gpu, **({"rope_tables": rope} if rope else {}), "kv_cache": kv,
+                  "activations": activations, "overhead": extra}
+    tables = ", ".join(f"{rows:,} x {dim}" for rows, dim in spec.rope_tables)
+    rope_note = (f"rope_tables: precomputed by vLLM at load, a cos/sin row for every position ({tables}), "
+                 "whole on every GPU",) if rope else ()
     graphs = vllm_cuda_graph_pool_bytes(spec, tp, pp, act_bytes=act_bytes)
-    rope_note: tuple[str, ...] = ()
-    if rope:  # whole on every GPU; 2.5 GiB for Llama 4's 10M positions, so it gets its own line
-        components = {"weights": weights_gpu, "rope_tables": rope, **{
-            k: v for k, v in components.items() if k != "weights"}}
-        rope_note = (f"rope_tables: precomputed by vLLM at load, a cos/sin row for every position "
-                     f"({', '.join(f'{rows:,} x {dim}' for rows, dim in spec.rope_tables)}), whole on every GPU",)
     vision_note: tuple[str, ...] = ()
     if spec.is_multimodal and pp == 1:  # name both parts: the language model's weights and the vision tower + projector
         vision = weights_total - _weight_bytes(replace(spec, vision_tensors=()), weights)
