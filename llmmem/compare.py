@@ -104,8 +104,10 @@ def quantization_options(group_size: int = 128) -> tuple[QuantOption, ...]:
     """The formats chapter 04 compares, GPTQ and AWQ at ``group_size``.
 
     GPTQ and AWQ are described as the checkpoints' own quantization_config, so `llmmem.quantization` counts
-    them: GPTQ symmetric (vLLM's Marlin kernels keep no zero points: an fp16 scale per group), AWQ with a 4-bit
-    zero point per group beside the scale (the `int4` format is that, at group 128).
+    them: GPTQ symmetric, as vLLM serves it (an fp16 scale per group, no zero points: v0.19.0's gptq_marlin.py
+    takes only sym=True for 4 and 8 bits, and MarlinLinearKernel.process_weights_after_loading in
+    kernels/linear/mixed_precision/marlin.py swaps the loaded qzeros, and g_idx without desc_act, for empty
+    tensors), AWQ with a 4-bit zero point per group beside the scale (the `int4` format is that, at group 128).
     """
     if isinstance(group_size, bool) or group_size not in GROUP_SIZES:
         raise ValueError(f"group size must be one of {', '.join(map(str, GROUP_SIZES))}; got {group_size!r}")
