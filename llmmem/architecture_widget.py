@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import replace
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import ipywidgets as W
 
 from .model import ModelSpec
 from .names import PALETTE, typeset
+from .resize import resized_spec
 from .units import format_count
 from .widgets import STYLE, Calculator, ModelPicker, _count, _headline_html, _read_count
 
@@ -31,63 +31,16 @@ SIZE_FIELDS = {
 PART_NAMES = {"embedding": "embedding", "attention": "attention", "mlp": "MLP / experts", "norms": "norms",
               "lm_head": "LM head", "vision_tower": "vision tower", "projector": "vision projector"}
 PART_COLORS = dict(zip(PART_NAMES, PALETTE, strict=False))  # Okabe-Ito, as every figure of the kit (llmmem.names)
-_PER_LAYER = ("moe_layers", "sliding_window_layers", "cross_attention_layers")
-
-
-def resized_layers(indices: tuple[int, ...], old: int, new: int) -> tuple[int, ...]:
-    """The layers of a per-layer pattern (which layers are MoE, sliding-window, cross-attention) for `new` layers.
-
-    Fewer layers keep the first ones. More layers continue the pattern of the model's second half: its shortest
-    period p (1 for "every layer from the fourth is MoE", as DeepSeek-V3; 2 for Gemma 2's alternation; 6 for
-    Gemma 3's five sliding layers to one global), each new layer copying the one p before it.
-    """
-    kept = {i for i in indices if i < new}
-    if new <= old or not indices:
-        return tuple(sorted(kept))
-    has = set(indices)
-    tail = range(old // 2, old)
-    period = next(p for p in range(1, old + 1)
-                  if all((j in has) == (j - p in has) for j in tail if j - p >= tail.start))
-    for i in range(old, new):
-        source = i - period * (1 + (i - old) // period)
-        if source in has or source in kept:
-            kept.add(i)
-    return tuple(sorted(kept))
 
 
 def edited_spec(base: ModelSpec, tie_embeddings: bool, **sizes: int) -> ModelSpec:
-    """`base` with the sizes of `SIZE_FIELDS` replaced; ValueError (naming the field's label) when they clash.
-
-    Experts set on a dense model make every layer a mixture of experts (Mixtral is Mistral 7B built that way);
-    experts set to 0 make every layer dense, `intermediate_size` wide. An MLA model (DeepSeek) keeps its own
-    attention sizes: KV heads and head dim do not describe its projections.
-    """
+    """`base` with the sizes of `SIZE_FIELDS` replaced (`llmmem.resize`'s rules); errors name the boxes."""
     unknown = set(sizes) - set(SIZE_FIELDS)
     if unknown:
         raise ValueError(f"unknown sizes: {', '.join(sorted(unknown))}")
-    fields: dict[str, Any] = dict(sizes, tie_embeddings=tie_embeddings)
-    if base.uses_mla:
-        fields.update(num_kv_heads=base.num_kv_heads, head_dim=base.head_dim)
-    layers = fields.get("num_layers", base.num_layers)
-    for name in _PER_LAYER:
-        fields[name] = resized_layers(getattr(base, name), base.num_layers, layers)
-    experts = fields.get("num_experts", base.num_experts)
-    if experts == 0:
-        fields.update(num_experts=0, experts_per_token=0, moe_intermediate_size=0, moe_layers=())
-    else:
-        top_k = fields.get("experts_per_token", base.experts_per_token)
-        if not 1 <= top_k <= experts:
-            raise ValueError(f"Top-k: {top_k:,} experts per token; enter a whole number from 1 to the {experts:,} "
-                             "experts (0 experts: a dense model)")
-        if not fields.get("moe_intermediate_size", base.moe_intermediate_size):
-            raise ValueError("Expert FFN: 0; enter the width of one expert's MLP, e.g. 14336 (Mixtral 8x7B)")
-        if not base.is_moe:
-            fields["moe_layers"] = tuple(range(layers))
-    if fields == {k: getattr(base, k) for k in fields}:
-        return base
     try:
-        return replace(base, name=f"{base.name} (edited)", **fields)
-    except ValueError as err:  # llmmem.validation names the ModelSpec field; the page names the box
+        return resized_spec(base, tie_embeddings=tie_embeddings, **sizes)
+    except ValueError as err:  # llmmem.resize and llmmem.validation name the ModelSpec field; the page names the box
         text = str(err)
         for field, (label, _) in SIZE_FIELDS.items():
             text = re.sub(rf"\bModelSpec\.{field}\b", label, text)

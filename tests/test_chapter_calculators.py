@@ -11,10 +11,11 @@ from datetime import datetime, timezone
 import pytest
 
 from llmmem import ModelSpec, get_gpu, inference_memory, reference, weight_bytes
-from llmmem.architecture_widget import ArchitectureCalculator, resized_layers
+from llmmem.architecture_widget import ArchitectureCalculator
 from llmmem.compare import compare_quantized_formats, quantization_options
 from llmmem.inference import serving_gpus
 from llmmem.quantization_widget import QuantizationCalculator
+from llmmem.resize import resized_layers
 from llmmem.widgets import UPLOADED
 
 
