@@ -614,8 +614,8 @@ def _weights_note(spec: ModelSpec, weights: str) -> str:
         from .quantization import read_quantization
 
         scheme = read_quantization(q)
-        return (f"weights: the checkpoint's own quantization_config ({scheme.description}; its ignore list kept "
-                "in 16 bits, embedding/norms/router/LM head/vision tower in 16 bits)")
+        return (f"weights: as the spec's quantization_config stores them ({scheme.description}; its ignore list "
+                "kept in 16 bits, embedding/norms/router/LM head/vision tower in 16 bits)")
     shown = "bf16 (weights='auto': the checkpoint carries no quantization_config)" if str(weights).strip().lower() \
         == "auto" else weights
     base = f"weights: every tensor in {shown}, block scales included (quantized formats keep the embedding, " \
@@ -629,7 +629,11 @@ def _weights_label(spec: ModelSpec, weights: str) -> str:
     if str(weights).strip().lower() != "auto":
         return str(weights)
     q = spec.quantization
-    return f"checkpoint ({q.get('quant_method')})" if q is not None else "bf16"
+    if q is None:
+        return "bf16"
+    from .quantization import read_quantization
+
+    return read_quantization(q).name
 
 
 def inference_memory(spec, weights="auto", kv_cache="bf16", batch=1, seq_len=8192, tp=1, overhead=None,

@@ -64,6 +64,11 @@ class QuantScheme:
     quantize_lm_head: bool = False
     notes: tuple[str, ...] = field(default=())
 
+    @property
+    def name(self) -> str:
+        """The description's head, short enough for a title: "GPTQ 4-bit, group 128", "FBGEMM FP8 row-wise"."""
+        return self.description.split(":")[0]
+
     def quantizes(self, t: Tensor) -> bool:
         """Whether this checkpoint stores tensor ``t`` quantized (else it is 16-bit)."""
         if t.kind == "vector" or t.component in ("embedding", "norms", "vision_tower", "projector"):

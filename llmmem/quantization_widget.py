@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import ipywidgets as W
 
-from .breakdown import Breakdown
-from .compare import GROUP_SIZES, QuantOption, compare_quantized_formats, quantization_options, stored_as
+from .compare import GROUP_SIZES, compare_quantized_formats, quantization_options, stored_as
 from .gpus import get_gpu
 from .inference import VLLM_GPU_MEMORY_UTILIZATION, inference_memory, serving_gpus
 from .units import format_bytes
@@ -26,22 +25,6 @@ from .widgets import (
     _read_tokens,
     compare_table_html,
 )
-
-
-def chosen_format_breakdown(breakdown: Breakdown, option: QuantOption) -> Breakdown:
-    """`breakdown` with its weights named as the student chose them.
-
-    GPTQ and AWQ are counted by giving the spec their checkpoints' quantization_config (`stored_as`) and asking
-    for weights="auto", which `inference_memory` names "checkpoint (gptq)": true for a downloaded checkpoint,
-    wrong for a bf16 model the student chose to store as GPTQ. The bytes are unchanged; only the words are.
-    """
-    if option.quantization is None:
-        return breakdown
-    method = option.quantization["quant_method"]
-    title = breakdown.title.replace(f"checkpoint ({method})", option.label)
-    notes = tuple(n.replace("the checkpoint's own quantization_config", f"{option.label}, as a checkpoint's "
-                            "quantization_config would describe it") for n in breakdown.notes)
-    return Breakdown({name: breakdown[name] for name in breakdown}, title, notes)
 
 
 class QuantizationCalculator(Calculator):
@@ -85,7 +68,6 @@ class QuantizationCalculator(Calculator):
             tp, breakdown, arithmetic = serving_gpus(stored, card, weights=option.fmt, **serve, max_tp=16)
             where = f"{tp} x {card.name} (TP={tp})"
             badge = f"fits on 1 x {card.name}" if tp == 1 else f"needs {tp} x {card.name}"
-        breakdown = chosen_format_breakdown(breakdown, option)
         headline = (f"{option.label}: {float(row.bits_per_param):.3f} bits per parameter, "
                     f"{format_bytes(row.weight_bytes)} of weights -> {where}")
         lines = (f"bits per parameter = 8 x {row.weight_bytes:,} bytes / {spec.num_params():,} parameters: the "

@@ -177,13 +177,13 @@ def test_a_quantized_checkpoint_gets_its_own_row():
 
 
 def test_a_format_chosen_for_a_bf16_model_is_not_called_its_checkpoint():
-    """Storing Llama 3.1 8B (a bf16 checkpoint) as GPTQ: the bar says GPTQ, not "checkpoint (gptq)", and holds the
+    """Storing Llama 3.1 8B (a bf16 checkpoint) as GPTQ: the bar names the scheme, not a checkpoint, and holds the
     bytes `inference_memory` gives the spec with GPTQ's quantization_config."""
     calc = QuantizationCalculator(model="llama-3.1-8b", fmt="gptq", gpu="H100-80GB")
     option = next(o for o in quantization_options() if o.key == "gptq")
     stored = ModelSpec.from_hf_config(dict(reference.model("meta-llama/Llama-3.1-8B")["config"],
-                                      quantization_config=option.quantization))
+                                      quantization_config=option.quantization), name="llama-3.1-8b")
     expected = inference_memory(stored, "auto", kv_cache="bf16", batch=1, seq_len=8192)
-    assert "checkpoint" not in calc.breakdown.title and "GPTQ int4, group 128 weights" in calc.breakdown.title
-    assert not any("checkpoint's own" in n for n in calc.breakdown.notes)
-    assert dict(calc.breakdown) == dict(expected)
+    assert "checkpoint" not in calc.breakdown.title and "GPTQ 4-bit, group 128 weights" in calc.breakdown.title
+    assert not any("checkpoint" in n for n in calc.breakdown.notes)
+    assert calc.breakdown == expected and calc.breakdown.title == expected.title
