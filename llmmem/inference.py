@@ -45,6 +45,7 @@ from .validation import (
     check_tokens,
     quote,
 )
+from .vllm_mxfp4 import vllm_mxfp4_expert_surplus_bytes
 
 __all__ = [
     "KV_CACHE_FORMATS",
@@ -261,13 +262,18 @@ def vllm_model_loading_bytes(spec, fmt="auto", tp=1, pp=1) -> float:
       LM head are vocab-parallel, the linears column/row-parallel (norms, routers and a few replicated
       projections -- 0.4 % per GPU for Kimi-VL at TP 2, less elsewhere -- are divided too);
     * plus the RoPE tables (:func:`vllm_rope_table_bytes`), whole on every rank: 0.03 GiB for Llama 3.1,
-      0.56 GiB for Gemma 3, 2.5 GiB for Llama 4 (10,485,760 positions).
+      0.56 GiB for Gemma 3, 2.5 GiB for Llama 4 (10,485,760 positions);
+    * MXFP4 experts (gpt-oss, ``fmt="auto"``) as vLLM's TRITON MoE backend keeps them on an H100, padded and
+      swizzled (:func:`llmmem.vllm_mxfp4.vllm_mxfp4_expert_bytes`), instead of their checkpoint bytes / tp.
     """
     spec = _check_spec(spec)
     tp, pp = _check_positive_int(tp, "tp"), _check_positive_int(pp, "pp")
     fmt = canonical_weight_format(fmt)
-    stage = max(pipeline_stage_weight_bytes(spec, fmt, pp)) if pp > 1 else _weight_bytes(spec, fmt)
-    return stage / tp + vllm_rope_table_bytes(spec, _act_bytes(fmt))
+    stages = pipeline_stage_weight_bytes(spec, fmt, pp) if pp > 1 else [_weight_bytes(spec, fmt)]
+    # MXFP4 experts (gpt-oss): held padded and swizzled by vLLM's TRITON MoE backend, not as stored (vllm_mxfp4.py)
+    stage = max(s / tp + vllm_mxfp4_expert_surplus_bytes(spec, fmt, tp, layers)
+                for s, layers in zip(stages, _pp_layers(spec.num_layers, pp), strict=True))
+    return stage + vllm_rope_table_bytes(spec, _act_bytes(fmt))
 
 
 # ====================================================================== KV cache

@@ -144,15 +144,6 @@ KNOWN_WEIGHT_GAPS = {
         "W_UV / W_UK_T (views of kv_b_proj, mla_attention.py), MoonViT's 2-D RoPE (a lazy cached_property), "
         "MoE padding (ROCm only) and DP-chunking buffers (DP > 1 only); attention metadata builders' "
         "workspaces are made after the load"),
-    "vllm-0.19.0-h100-openai-gpt-oss-20b--h100-80gb--tp2pp1dp1--8192": (
-        "vLLM logs 7.01 GiB per GPU at TP 2, we count 6.42 (the checkpoint's MXFP4 bytes / 2 + a 16 MiB RoPE "
-        "table): 0.59 GiB short. The log's 'Peak GPU memory after loading weights: 6.76 GiB' (before the "
-        "'TRITON' Mxfp4 MoE backend converts the experts) puts ~0.34 GiB in the load itself and ~0.25 GiB in "
-        "process_weights_after_loading (the triton_kernels swizzle into the kernel's layout; what stays "
-        "allocated after it is what the profiler reads). vLLM "
-        "v0.19.0's rule for the TRITON backend (fused_moe/oracle/mxfp4.py, "
-        "mxfp4_round_up_hidden_size_and_intermediate_size) rounds the per-rank expert width 1440 up to 1472, a "
-        "multiple of 64: +0.1 GiB, not modelled. The rest is in triton_kernels' layouts, outside vLLM's source"),
 }
 
 
