@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from numbers import Real
 
+from .architectures.rope import FP32_ROPE_TYPES
 from .breakdown import Breakdown
 from .formats import GGUF_FILE_TYPES, bits_per_weight, weight_bytes
 from .formats import canonical_format as canonical_weight_format
@@ -245,10 +246,13 @@ def vllm_rope_table_bytes(spec, act_bytes=2) -> int:
 
     One table per distinct rotary embedding (``spec.rope_tables``, llmmem/architectures/rope.py), each
     rows x rotary_dim elements in the model dtype (vLLM v0.19.0 rotary_embedding/base.py: a
-    ``cos_sin_cache`` buffer, ``cache.to(dtype)``). ``act_bytes``: 2 for bf16/fp16 models, 4 for fp32.
+    ``cos_sin_cache`` buffer, ``cache.to(dtype)``), or in fp32 where the model asks for it (gpt-oss:
+    ``FP32_ROPE_TYPES``). ``act_bytes``: 2 for bf16/fp16 models, 4 for fp32.
     """
     spec = _check_spec(spec)
-    return sum(rows * dim for rows, dim in spec.rope_tables) * _check_act_bytes(act_bytes)
+    act_bytes = _check_act_bytes(act_bytes)
+    element = 4 if spec.model_type in FP32_ROPE_TYPES else act_bytes
+    return sum(rows * dim for rows, dim in spec.rope_tables) * element
 
 
 def vllm_model_loading_bytes(spec, fmt="auto", tp=1, pp=1) -> float:

@@ -72,3 +72,11 @@ def test_bad_input():
         vllm_mxfp4_expert_bytes(ModelSpec.from_catalog("qwen3-30b-a3b"))
     with pytest.raises(ValueError, match="tp"):
         vllm_mxfp4_expert_bytes(GPT_OSS_20B, tp=0)
+
+
+def test_gpt_oss_rope_table_is_fp32():
+    # models/gpt_oss.py asks get_rope for dtype=torch.float32: yarn, 4096 x 32 rows of head_dim 64, 4 bytes each,
+    # whatever the model dtype
+    spec = ModelSpec.from_catalog("gpt-oss-20b")
+    assert spec.rope_tables == ((4096 * 32, 64),)
+    assert vllm_rope_table_bytes(spec) == vllm_rope_table_bytes(spec, act_bytes=4) == 4096 * 32 * 64 * 4

@@ -23,6 +23,9 @@ from typing import Any
 
 # Position encodings without a RoPE table: learned (gpt2, gpt_bigcode) or ALiBi (bloom).
 NO_ROPE_TYPES = ("gpt2", "gpt_bigcode", "bloom")
+# Models whose attention asks get_rope for an fp32 table whatever the model dtype (vLLM v0.19.0
+# models/gpt_oss.py: ``get_rope(..., dtype=torch.float32)``): 4 bytes an element.
+FP32_ROPE_TYPES = ("gpt_oss",)
 # Gemma 3: the sliding layers override the config's rope with a default one of rope_local_base_freq
 # (vllm/model_executor/models/gemma3.py, Gemma3Attention), a second table beside the global layers' one.
 GEMMA3_TYPES = ("gemma3", "gemma3_text")
