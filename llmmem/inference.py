@@ -45,6 +45,7 @@ from .validation import (
     check_tokens,
     quote,
 )
+from .vllm_ranks import vllm_replicated_extra_bytes
 
 __all__ = [
     "KV_CACHE_FORMATS",
@@ -258,8 +259,9 @@ def vllm_model_loading_bytes(spec, fmt="auto", tp=1, pp=1) -> float:
     after load_model -- i.e. the growth of PyTorch's allocated memory over the load, so every buffer built
     and kept while the model is constructed counts, not only the checkpoint's tensors. Per GPU that is
     * the weights of the largest pipeline stage (:func:`pipeline_stage_weight_bytes`) / tp: embedding and
-      LM head are vocab-parallel, the linears column/row-parallel (norms, routers and a few replicated
-      projections -- 0.4 % per GPU for Kimi-VL at TP 2, less elsewhere -- are divided too);
+      LM head are vocab-parallel, the linears column/row-parallel; plus, for pp == 1, the (tp - 1)/tp share
+      of what vLLM keeps whole on every rank (:func:`llmmem.vllm_ranks.vllm_replicated_params`:
+      routers, MLA's kv_a projection, MoonViT's projector / patch / norms -- 0.067 GiB for Kimi-VL at TP 2);
     * plus the RoPE tables (:func:`vllm_rope_table_bytes`), whole on every rank: 0.03 GiB for Llama 3.1,
       0.56 GiB for Gemma 3, 2.5 GiB for Llama 4 (10,485,760 positions).
     """
@@ -267,7 +269,10 @@ def vllm_model_loading_bytes(spec, fmt="auto", tp=1, pp=1) -> float:
     tp, pp = _check_positive_int(tp, "tp"), _check_positive_int(pp, "pp")
     fmt = canonical_weight_format(fmt)
     stage = max(pipeline_stage_weight_bytes(spec, fmt, pp)) if pp > 1 else _weight_bytes(spec, fmt)
-    return stage / tp + vllm_rope_table_bytes(spec, _act_bytes(fmt))
+    # what vLLM keeps whole on every rank (norms, routers, MLA's kv_a, MoonViT's pieces): llmmem/vllm_ranks.py;
+    # per stage it is not split out, so only single-stage runs add it
+    whole = vllm_replicated_extra_bytes(spec, tp, _act_bytes(fmt)) if pp == 1 else 0
+    return stage / tp + whole + vllm_rope_table_bytes(spec, _act_bytes(fmt))
 
 
 # ====================================================================== KV cache
