@@ -269,7 +269,7 @@ def vllm_model_loading_bytes(spec, fmt="auto", tp=1, pp=1) -> float:
     tp, pp = _check_positive_int(tp, "tp"), _check_positive_int(pp, "pp")
     fmt = canonical_weight_format(fmt)
     stage = max(pipeline_stage_weight_bytes(spec, fmt, pp)) if pp > 1 else _weight_bytes(spec, fmt)
-    # what vLLM keeps whole on every rank (norms, routers, MLA's kv_a, MoonViT's pieces): llmmem/vllm_ranks.py;
+    # what vLLM keeps whole on every rank (routers, MLA's kv_a, MoonViT's pieces): llmmem/vllm_ranks.py;
     # per stage it is not split out, so only single-stage runs add it
     whole = vllm_replicated_extra_bytes(spec, tp, _act_bytes(fmt)) if pp == 1 else 0
     return stage / tp + whole + vllm_rope_table_bytes(spec, _act_bytes(fmt))
