@@ -47,6 +47,7 @@ from .validation import (
     quote,
 )
 from .vllm_mxfp4 import vllm_mxfp4_expert_surplus_bytes
+from .vllm_ranks import vllm_replicated_extra_bytes
 
 __all__ = [
     "KV_CACHE_FORMATS",
@@ -263,8 +264,9 @@ def vllm_model_loading_bytes(spec, fmt="auto", tp=1, pp=1) -> float:
     after load_model -- i.e. the growth of PyTorch's allocated memory over the load, so every buffer built
     and kept while the model is constructed counts, not only the checkpoint's tensors. Per GPU that is
     * the weights of the largest pipeline stage (:func:`pipeline_stage_weight_bytes`) / tp: embedding and
-      LM head are vocab-parallel, the linears column/row-parallel (norms, routers and a few replicated
-      projections -- 0.4 % per GPU for Kimi-VL at TP 2, less elsewhere -- are divided too);
+      LM head are vocab-parallel, the linears column/row-parallel; plus, for pp == 1, the (tp - 1)/tp share
+      of what vLLM keeps whole on every rank (:func:`llmmem.vllm_ranks.vllm_replicated_params`:
+      routers, MLA's kv_a projection, MoonViT's projector / patch / norms -- 0.067 GiB for Kimi-VL at TP 2);
     * plus the RoPE tables (:func:`vllm_rope_table_bytes`), whole on every rank: 0.03 GiB for Llama 3.1,
       0.56 GiB for Gemma 3, 2.5 GiB for Llama 4 (10,485,760 positions);
     * MXFP4 experts (gpt-oss, ``fmt="auto"``) as vLLM's TRITON MoE backend keeps them on an H100, padded and
@@ -277,7 +279,10 @@ def vllm_model_loading_bytes(spec, fmt="auto", tp=1, pp=1) -> float:
     # MXFP4 experts (gpt-oss): held padded and swizzled by vLLM's TRITON MoE backend, not as stored (vllm_mxfp4.py)
     stage = max(s / tp + vllm_mxfp4_expert_surplus_bytes(spec, fmt, tp, layers)
                 for s, layers in zip(stages, _pp_layers(spec.num_layers, pp), strict=True))
-    return stage + vllm_rope_table_bytes(spec, _act_bytes(fmt))
+    # what vLLM keeps whole on every rank (norms, routers, MLA's kv_a, MoonViT's pieces): llmmem/vllm_ranks.py;
+    # per stage it is not split out, so only single-stage runs add it
+    whole = vllm_replicated_extra_bytes(spec, tp, _act_bytes(fmt)) if pp == 1 else 0
+    return stage + whole + vllm_rope_table_bytes(spec, _act_bytes(fmt))
 
 
 # ====================================================================== KV cache

@@ -131,19 +131,24 @@ def _kv(run):
 # counted.
 KNOWN_WEIGHT_GAPS = {
     "vllm-0.19.0-h100-moonshotai-kimi-vl-a3b-i--h100-80gb--tp2pp1dp1--8192": (
-        "vLLM logs 15.53 GiB per GPU at TP 2, we count 15.30 (RoPE table of 16 MiB included): 0.23 GiB short."
-        " 0.067 GiB of it is what vLLM v0.19.0 replicates instead of sharding: the run's own DEBUG lines "
-        "('Loaded weight ... with shape') give rank 0 241,905,848 vision + projector params (we assume 223.8 "
-        "M: the projector's ReplicatedLinear, patch_embed, pos_emb, norms and row-parallel biases stay "
-        "whole), plus kv_a_proj_with_mqa (27 x 2048 x 576) and the routers in deepseek_v2.py. The other "
-        "~0.165 GiB does not shrink with TP: the same sweep's TP 1 log (llm-d-planner @ d3121e05 "
-        "accuracy/results/v0.19.0/logs/moonshotai-kimi-vl-a3b-i--h100-80gb--tp1pp1dp1--8192.log) says 30.74 "
-        "GiB against our 30.58, and its DeepSeek-V2-Lite-Chat TP 1 log 29.43 against our deepseek-v2-lite's "
-        "29.28 (+0.155) -- so it is something vLLM builds for MLA / DeepSeek-V2 models, not a size of our "
-        "reconstructed Kimi config (its vision sizes are confirmed by those shapes). Ruled out in v0.19.0: "
-        "W_UV / W_UK_T (views of kv_b_proj, mla_attention.py), MoonViT's 2-D RoPE (a lazy cached_property), "
-        "MoE padding (ROCm only) and DP-chunking buffers (DP > 1 only); attention metadata builders' "
-        "workspaces are made after the load"),
+        "vLLM logs 15.53 GiB per GPU at TP 2, we count 15.36: 0.167 GiB short (1.07 %). Counted: what vLLM "
+        "v0.19.0 keeps whole on every rank (llmmem/vllm_ranks.py, +0.067 GiB: kv_a_proj_with_mqa, routers, "
+        "MoonViT's projector / patch / norms, matching the log's rank-0 vision shapes exactly). The rest "
+        "does not shrink with TP and is DeepSeek-V2 / MLA specific: the sweep's TP 1 logs (llm-d-planner @ "
+        "d3121e05 accuracy/results/v0.19.0/logs/) give Kimi-VL 30.74 vs our 30.58 and DeepSeek-V2-Lite-Chat "
+        "29.43 vs 29.28, i.e. 154-164 MiB (Lite) and 166-172 MiB (Kimi, TP 1 and 2 together) beyond the "
+        "parameters (whose vision part the TP 1 log confirms to the parameter) and the one shared RoPE table. "
+        "Both logs' 'Peak GPU memory after loading weights' is 0.03 GiB above the total, as for Qwen MoE runs "
+        "that fit, so it is held from model init / load_weights, not made by process_weights_after_loading. "
+        "Ruled out in v0.19.0 source: W_UV / W_UK_T (views of kv_b_proj, mla_attention.py; .to(bf16) of a "
+        "bf16 weight is no copy), a per-layer or fp32 RoPE (get_rope's _ROPE_DICT shares one table; "
+        "rotary_embedding is a disabled custom op, so no flashinfer fp32 cache), MoE padding (ROCm only), "
+        "DP-chunking buffers (DP > 1), fused shared experts (ROCm aiter), GateLinear dtype (bf16), "
+        "V3.2's topk_indices_buffer, DeepGEMM init (FP8 Llama runs log it and fit), MoonViT's lazy 2-D RoPE, "
+        "metadata-builder workspaces (after the load). A partial candidate, not modelled: PyTorch's caching "
+        "allocator counts a whole 12 MiB segment for each 11 MiB tensor (requests >= 10 MiB round to 2 MiB; "
+        "a remainder <= 1 MiB is not split off), here the 26 shared-expert down (TP 1) / gate_up (TP 2) "
+        "projections: ~26 MiB. ~130 MiB remain unexplained"),
 }
 
 

@@ -1,0 +1,76 @@
+"""Which weights vLLM keeps whole on every tensor-parallel rank instead of sharding them.
+
+vLLM v0.19.0 shards the column- and row-parallel linears, the vocab-parallel embedding and the LM head,
+but some tensors are built whole on every rank (:func:`vllm_replicated_params`):
+
+* the text model's norms (model_executor/layers/layernorm.py: RMSNorm / LayerNorm weights have no TP
+  split): a few MB at most (Llama 3.1 405B at TP 8: 7.3 MB per GPU beyond an even split);
+* MoE routers: the ``gate`` is a ``ReplicatedLinear`` in every MoE model vLLM ships (deepseek_v2.py's
+  ``GateLinear`` (fused_moe/router/gate_linear.py) subclasses it; qwen2_moe.py, qwen3_moe.py, mixtral.py);
+* MLA's latent projections, deepseek_v2.py ``DeepseekV2MLAAttention``: ``kv_a_proj_with_mqa`` is a
+  ``ReplicatedLinear``, and with a ``q_lora_rank`` the fused ``q_a_proj`` + ``kv_a_proj_with_mqa``
+  (``DeepSeekV2FusedQkvAProjLinear``) is built with ``disable_tp=True``;
+* MoonViT (Kimi-VL), kimi_vl.py / moonvit.py: the projector's two ``ReplicatedLinear`` and its LayerNorm,
+  the patch Conv2d, the position grid, every LayerNorm, and the biases of the row-parallel ``wo`` / ``fc1``
+  (the rank-0 ``Loaded weight ... with shape`` lines of the llm-d-planner TP 2 log, d3121e05
+  accuracy/results/v0.19.0/logs/moonshotai-kimi-vl-a3b-i--h100-80gb--tp2pp1dp1--8192.log, list exactly
+  these whole: 241,905,848 vision + projector parameters on rank 0 against 447,545,840 in all).
+
+Other vision towers are left as sharded: their vLLM layouts are not checked against a log here.
+"""
+
+from __future__ import annotations
+
+from .model import ModelSpec
+
+# MoonViT (vLLM v0.19.0 moonvit.py): wqkv / fc0 are column-parallel (weight and bias split), wo / fc1
+# row-parallel (weight split, bias whole). llmmem.architectures.vision names them attn.qkv / mlp.fc1 and
+# attn.o_proj / mlp.fc2.
+_MOONVIT_ROW_PARALLEL = ("encoder.blocks.attn.o_proj", "encoder.blocks.mlp.fc2")
+_MOONVIT_SPLIT = ("encoder.blocks.attn.qkv", "encoder.blocks.mlp.fc1")
+
+
+def _moonvit_whole(name: str, component: str) -> bool:
+    if component == "projector":
+        return True
+    if any(part in name for part in _MOONVIT_SPLIT):
+        return False
+    if any(part in name for part in _MOONVIT_ROW_PARALLEL):
+        return name.endswith(".bias")
+    return True  # patch_embed.proj, patch_embed.pos_emb, the norms
+
+
+def vllm_replicated_params(spec: ModelSpec) -> int:
+    """Parameters vLLM v0.19.0 holds whole on every tensor-parallel rank (see the module docstring).
+
+    >>> from llmmem.model import ModelSpec
+    >>> spec = ModelSpec(name="toy", model_type="llama", vocab_size=10, hidden_size=64, num_layers=2,
+    ...                  num_heads=4, num_kv_heads=2, head_dim=16, intermediate_size=128)
+    >>> vllm_replicated_params(spec)  # dense and text-only: its norms, 2 per layer and the final one, of 64
+    320
+    """
+    if not isinstance(spec, ModelSpec):
+        raise ValueError(f"spec must be a ModelSpec; got {type(spec).__name__}")
+    moonvit = any(t.name == "vision_tower.patch_embed.pos_emb.weight" for t in spec.weight_tensors())
+    total = 0
+    for t in spec.weight_tensors():
+        if t.component in ("vision_tower", "projector"):
+            whole = moonvit and _moonvit_whole(t.name, t.component)
+        else:
+            whole = t.kind == "router" or t.module in ("kv_a_proj", "q_a_proj") or t.component == "norms"
+        if whole:
+            total += t.rows * t.cols * t.count
+    return total
+
+
+def vllm_replicated_extra_bytes(spec: ModelSpec, tp: int, dtype_bytes: int = 2) -> int:
+    """Bytes per rank beyond an even 1/tp split: the replicated tensors' (tp - 1)/tp share, in the model dtype.
+
+    Exact when ``tp`` divides the replicated parameter count times ``dtype_bytes``; floor-divided otherwise.
+    Counted in the model dtype (``dtype_bytes``): the runs that need it hold these tensors unquantized.
+    """
+    if isinstance(tp, bool) or not isinstance(tp, int) or tp < 1:
+        raise ValueError(f"tp must be a positive integer; got {tp!r}")
+    if dtype_bytes not in (2, 4):
+        raise ValueError(f"dtype_bytes must be 2 or 4; got {dtype_bytes!r}")
+    return vllm_replicated_params(spec) * dtype_bytes * (tp - 1) // tp
