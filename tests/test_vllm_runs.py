@@ -148,7 +148,10 @@ KNOWN_WEIGHT_GAPS = {
         "metadata-builder workspaces (after the load). A partial candidate, not modelled: PyTorch's caching "
         "allocator counts a whole 12 MiB segment for each 11 MiB tensor (requests >= 10 MiB round to 2 MiB; "
         "a remainder <= 1 MiB is not split off), here the 26 shared-expert down (TP 1) / gate_up (TP 2) "
-        "projections: ~26 MiB. ~130 MiB remain unexplained"),
+        "projections: ~26 MiB. ~130 MiB remain unexplained, and they are new: vLLM v0.5.0.post1 logged 29.3010 "
+        "GiB for DeepSeek-V2-Lite (vllm-project/vllm#4650, 'Loading model weights took 29.3010 GB', GB = GiB "
+        "there), 0.026 GiB above our count, which is what that allocator rounding gives; v0.19.0 logs 29.43. "
+        "A memory snapshot of one GPU run (torch.cuda.memory._snapshot() after load_model) would name it"),
 }
 
 
