@@ -120,6 +120,14 @@ def quantization_options(group_size: int = 128) -> tuple[QuantOption, ...]:
             *(QuantOption(f, f, f) for f in GGUF_COMPARED))
 
 
+def checkpoint_option(spec: ModelSpec) -> QuantOption | None:
+    """The checkpoint's own storage as an option ("this checkpoint (awq)", weights="auto"); None if unquantized."""
+    if spec.quantization is None:
+        return None
+    method = spec.quantization.get("quant_method", "its quantization_config")
+    return QuantOption("checkpoint", f"this checkpoint ({method})", "auto")
+
+
 def stored_as(spec: ModelSpec, option: QuantOption) -> ModelSpec:
     """The spec whose weights="auto" is ``option``: its quantization_config set, as from_hf_config stores one."""
     if option.quantization is None:
@@ -135,9 +143,9 @@ def compare_quantized_formats(spec, gpu="H100-80GB", options=None, kv_cache="bf1
     if not isinstance(spec, ModelSpec):
         raise ValueError(f"comparing quantized formats needs a ModelSpec; got {type(spec).__name__}")
     options = quantization_options() if options is None else tuple(options)
-    if spec.quantization is not None:
-        method = spec.quantization.get("quant_method", "its quantization_config")
-        options = (QuantOption("checkpoint", f"this checkpoint ({method})", "auto"), *options)
+    own = checkpoint_option(spec)
+    if own is not None:
+        options = (own, *options)
     rows = []
     for option in options:
         stored = stored_as(spec, option)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipywidgets as W
 
-from .compare import GROUP_SIZES, compare_quantized_formats, quantization_options, stored_as
+from .compare import GROUP_SIZES, checkpoint_option, compare_quantized_formats, quantization_options, stored_as
 from .gpus import get_gpu
 from .inference import VLLM_GPU_MEMORY_UTILIZATION, inference_memory, serving_gpus
 from .units import format_bytes
@@ -36,7 +36,8 @@ class QuantizationCalculator(Calculator):
     def __init__(self, model="llama-3.1-8b", fmt="gptq", group_size=128, gpu="L4", seq_len=8192, batch=1):
         self.picker = ModelPicker(model)
         self.model, self.upload, self.hub = self.picker.model, self.picker.upload, self.picker.hub
-        self.fmt = _dropdown([(o.label.replace(", group 128", ""), o.key) for o in quantization_options()], fmt,
+        self.fmt = _dropdown([("as the checkpoint stores it", "checkpoint"),
+                              *((o.label.replace(", group 128", ""), o.key) for o in quantization_options())], fmt,
                              "Weight format")
         self.group = _dropdown([(f"{g} weights", g) for g in GROUP_SIZES], group_size, "Group size")
         self.gpu = _gpu_dropdown(gpu)
@@ -55,8 +56,12 @@ class QuantizationCalculator(Calculator):
         serve = dict(kv_cache="bf16", batch=batch, seq_len=seq_len)
         rows = compare_quantized_formats(spec, card, options, **serve)
         self.rows = rows
-        index = [o.key for o in options].index(self.fmt.value)
-        option, row = options[index], rows[index + len(rows) - len(options)]  # a checkpoint's own row comes first
+        own = checkpoint_option(spec)
+        if self.fmt.value == "checkpoint" and own is not None:  # its own row comes first in the table
+            option, row = own, rows[0]
+        else:  # an unquantized checkpoint stores its weights in bf16
+            index = [o.key for o in options].index("bf16" if self.fmt.value == "checkpoint" else self.fmt.value)
+            option, row = options[index], rows[index + len(rows) - len(options)]
         if row.weight_bytes is None or row.bits_per_param is None:
             raise ValueError(f"Weight format: {option.label}: {row.note}")
         stored = stored_as(spec, option)

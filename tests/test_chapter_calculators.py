@@ -174,6 +174,16 @@ def test_a_quantized_checkpoint_gets_its_own_row():
     _upload(calc, json.dumps(cfg).encode())
     assert calc.error is None and "this checkpoint (awq)" in calc.result.value
     assert calc.rows[0].weight_bytes == weight_bytes(ModelSpec.from_catalog("llama-3.1-8b"), "int4")
+    calc.fmt.value = "checkpoint"  # the bar: the checkpoint as it is stored, its own AWQ at group 128
+    assert calc.error is None and "AWQ 4-bit, group 128" in calc.breakdown.title
+    assert calc.breakdown["weights"] == calc.rows[0].weight_bytes / calc.rows[0].n_gpus
+    assert calc.summary().startswith("this checkpoint (awq): ")
+
+
+def test_as_stored_is_bf16_for_an_unquantized_checkpoint():
+    calc = QuantizationCalculator(model="llama-3.1-8b", fmt="checkpoint", gpu="H100-80GB")
+    assert calc.error is None and calc.breakdown == QuantizationCalculator(model="llama-3.1-8b", fmt="bf16",
+                                                                           gpu="H100-80GB").breakdown
 
 
 def test_a_format_chosen_for_a_bf16_model_is_not_called_its_checkpoint():
