@@ -46,7 +46,7 @@ from .validation import (
     check_tokens,
     quote,
 )
-from .vllm_mxfp4 import vllm_mxfp4_expert_surplus_bytes
+from .vllm_mxfp4 import TRITON_WIDTH_MULTIPLE, uses_vllm_mxfp4_experts, vllm_mxfp4_expert_surplus_bytes
 from .vllm_ranks import vllm_replicated_extra_bytes
 
 __all__ = [
@@ -443,6 +443,7 @@ def _moe_workspace_bytes(spec: ModelSpec, tokens: int, tp: int, act_bytes: int) 
     is kept: it is still allocated while the sampler runs, so it adds to whichever of forward and sampler
     is the larger (the Mixtral, Qwen1.5-MoE, Qwen3-30B-A3B, DeepSeek-V2-Lite, Llama-4-Scout and Kimi-VL
     logs all sit 0.2-0.7 GiB above the sampler alone; tests/test_vllm_activations.py).
+    Not for gpt-oss's MXFP4 experts, whose kernel takes no workspace (:func:`_mxfp4_moe_elements_per_token`).
     """
     if not spec.is_moe:
         return 0
@@ -450,6 +451,13 @@ def _moe_workspace_bytes(spec: ModelSpec, tokens: int, tp: int, act_bytes: int) 
     n = 2 * spec.moe_intermediate_size // tp
     k, hidden = spec.experts_per_token, spec.hidden_size
     return m * k * (max(n // 2, hidden) + max(n, hidden)) * act_bytes
+
+
+def _widest_dense_mlp(spec: ModelSpec, layers: range) -> int:
+    """The widest dense MLP of ``layers``: intermediate_size, or a MoE layer's shared expert (0 without one)."""
+    moe_layers = set(spec.moe_layers) if spec.is_moe else set()
+    widths = [spec.shared_experts_intermediate_size if i in moe_layers else spec.intermediate_size for i in layers]
+    return max(widths, default=0)
 
 
 def _forward_bytes_per_token(spec: ModelSpec, layers: range, tp: int) -> int:
@@ -461,17 +469,61 @@ def _forward_bytes_per_token(spec: ModelSpec, layers: range, tp: int) -> int:
     Calibrated on the dense vLLM 0.19 logs where the forward pass, not the sampler, sets the peak
     (CodeLlama-7B, Granite-3.x: within 3 %).
     """
-    moe_layers = set(spec.moe_layers) if spec.is_moe else set()
-    widths = [spec.shared_experts_intermediate_size if i in moe_layers else spec.intermediate_size for i in layers]
-    return 4 * spec.hidden_size + 3 * max(widths, default=0) // tp
+    return 4 * spec.hidden_size + 3 * _widest_dense_mlp(spec, layers) // tp
+
+
+def _mxfp4_moe_elements_per_token(spec: ModelSpec, tp: int) -> int:
+    """Activation-dtype elements per token that a gpt-oss MXFP4 MoE layer adds while it runs, freed after it.
+
+    vLLM v0.19.0 runs these experts with the 'TRITON' Mxfp4 backend's monolithic kernel
+    (fused_moe/gpt_oss_triton_kernels_moe.py, OAITritonMxfp4ExpertsMonolithic -> triton_kernel_moe_forward),
+    which takes nothing from the WorkspaceManager (fused_moe/modular_kernel.py, FusedMoEKernelMonolithicImpl):
+    its buffers are torch.empty per call and go back to the allocator after the layer, before the sampler.
+    For M tokens, top_k = k, i = the per-rank expert width rounded up to 64 (vllm_mxfp4.TRITON_WIDTH_MULTIPLE)
+    and hidden H, what is alive during the second matmul_ogs: the first matmul's output with its fused
+    SwiGLU, (M * k, i) (``intermediate_cache``), and the second's unreduced rows (M * k, H) (triton_kernels
+    matmul_ogs.py init_allocation: a "matmul" scratchpad whenever it scatters with n_expts_act > 1, reduced
+    into the output afterwards); the output itself (M, H) is the MLP output of :func:`_forward_bytes_per_token`.
+    The routing tensors (top-k values and indices, gather/scatter indices: a few int32 per k) are left out.
+    """
+    i = -(-(spec.moe_intermediate_size // tp) // TRITON_WIDTH_MULTIPLE) * TRITON_WIDTH_MULTIPLE
+    return spec.experts_per_token * (i + spec.hidden_size)
+
+
+def _int8_activation_bytes_per_token(spec: ModelSpec, weights: str, layers: range, tp: int) -> int:
+    """Bytes per token a W8A8 INT8 checkpoint adds to the dense MLP's peak: the int8 copy of the activated product.
+
+    vLLM v0.19.0 serves compressed-tensors INT8 weights with INT8 input activations through
+    CompressedTensorsW8A8Int8 (quantization/compressed_tensors/schemes/compressed_tensors_w8a8_int8.py), on sm90
+    the CutlassInt8ScaledMMLinearKernel (kernels/linear/scaled_mm/cutlass.py): every linear quantizes its input
+    with ops.scaled_int8_quant (_custom_ops.py: an int8 tensor like the input, plus one fp32 scale per token when
+    dynamic and one int32 zero point per token when asymmetric). Under torch.compile the int8 buffer of the down
+    projection's input is allocated before the Inductor kernel that computes silu(gate) * up, and the gate_up
+    output is freed only after that kernel (the order Inductor's generated code shows for this graph with vLLM's
+    enable_auto_functionalized_v2=False), so the gate+up output, the activated product and its int8 copy are
+    alive together: width / tp more bytes per token, plus the scale and zero point. 0 for any other checkpoint.
+    """
+    q = spec.quantization if weights == "auto" else None
+    if not q or q.get("quant_method") != "compressed-tensors":
+        return 0
+    for group in (q.get("config_groups") or {}).values():
+        a = (group or {}).get("input_activations") or {}
+        if a.get("type") == "int" and a.get("num_bits") == 8:
+            per_token = (4 + (0 if a.get("symmetric", True) else 4)) if a.get("dynamic") else 0
+            return _widest_dense_mlp(spec, layers) // tp + per_token
+    return 0
 
 
 def pipeline_stage_activation_bytes(spec, pp=1, tokens=VLLM_MAX_NUM_BATCHED_TOKENS, seqs=VLLM_MAX_NUM_SEQS, tp=1,
-                                    act_bytes=2) -> list[int]:
+                                    act_bytes=2, weights="auto") -> list[int]:
     """Estimated activation peak of each pipeline stage (first to last), as vLLM's profiling run measures it.
 
     Every stage runs one forward pass over its own layers (:func:`_forward_bytes_per_token`) with the MoE
-    scratch of its MoE layers (:func:`_moe_workspace_bytes`). Beyond that:
+    scratch of its MoE layers (:func:`_moe_workspace_bytes`, kept between steps). Two weight formats change
+    the forward (``weights``, a format name; "auto": the checkpoint's own quantization_config): gpt-oss's
+    MXFP4 experts keep no workspace but add their own buffers while a MoE layer runs
+    (:func:`_mxfp4_moe_elements_per_token`), and a W8A8 INT8 checkpoint adds the int8 copy of the MLP's
+    activated product (:func:`_int8_activation_bytes_per_token`). Beyond that:
 
     * the last stage alone runs the LM head and the sampler: seqs * vocab * (act_bytes + 13) for the logits
       and the sampler's fp32 temporaries (SAMPLER_FP32_BYTES_PER_LOGIT), with the chunk's hidden states held;
@@ -489,16 +541,21 @@ def pipeline_stage_activation_bytes(spec, pp=1, tokens=VLLM_MAX_NUM_BATCHED_TOKE
     tokens = _check_positive_int(tokens, "tokens")
     seqs = _check_positive_int(seqs, "seqs")
     _kv_heads_per_rank(spec, tp)  # validates tp
+    weights = canonical_weight_format(weights)
     h = spec.hidden_size
     handed_on = 2 * tokens * h * act_bytes  # hidden_states + residual of one chunk
     stages = _pp_layers(spec.num_layers, pp)
     moe_layers = set(spec.moe_layers) if spec.is_moe else set()
+    mxfp4 = uses_vllm_mxfp4_experts(spec, weights)
     out = []
     for i, layers in enumerate(stages):
         first, last = i == 0, i == len(stages) - 1
         has_moe = not moe_layers.isdisjoint(layers)
-        workspace = _moe_workspace_bytes(spec, tokens, tp, act_bytes) if has_moe else 0
-        forward = tokens * _forward_bytes_per_token(spec, layers, tp) * act_bytes
+        workspace = _moe_workspace_bytes(spec, tokens, tp, act_bytes) if has_moe and not mxfp4 else 0
+        forward = tokens * (_forward_bytes_per_token(spec, layers, tp) * act_bytes
+                            + _int8_activation_bytes_per_token(spec, weights, layers, tp))
+        if has_moe and mxfp4:  # the MoE layer's own buffers, then the larger of MoE layer and dense MLP
+            forward = max(forward, tokens * (4 * h + _mxfp4_moe_elements_per_token(spec, tp)) * act_bytes)
         sampler = seqs * spec.vocab_size * (act_bytes + SAMPLER_FP32_BYTES_PER_LOGIT) + tokens * h * act_bytes
         peak = workspace + (max(forward, sampler) if last else forward)
         out.append(peak + (0 if first else handed_on) + (0 if last else handed_on))
@@ -506,7 +563,7 @@ def pipeline_stage_activation_bytes(spec, pp=1, tokens=VLLM_MAX_NUM_BATCHED_TOKE
 
 
 def prefill_activation_bytes(spec, tokens=VLLM_MAX_NUM_BATCHED_TOKENS, seqs=VLLM_MAX_NUM_SEQS, tp=1,
-                             act_bytes=2) -> int:
+                             act_bytes=2, weights="auto") -> int:
     """Estimated peak of temporary tensors while serving one step of ``tokens`` tokens for ``seqs`` requests.
 
     An estimate in the spirit of vLLM's profiling run (one forward pass over max_num_batched_tokens tokens,
@@ -521,12 +578,16 @@ def prefill_activation_bytes(spec, tokens=VLLM_MAX_NUM_BATCHED_TOKENS, seqs=VLLM
       fp32 sampler temporaries (SAMPLER_FP32_BYTES_PER_LOGIT) and the hidden states still held.
     * MoE scratch: vLLM's fused-MoE workspaces for one chunk, kept between steps
       (:func:`_moe_workspace_bytes`: tokens x top_k x (max(width/tp, hidden) + max(2 width/tp, hidden))).
+      gpt-oss's MXFP4 experts (``weights="auto"``) keep none; their per-layer buffers count in the forward.
+    * W8A8 INT8 checkpoints (``weights="auto"``): the forward also holds the int8 copy of the activated
+      product, tokens x width / tp bytes (+ a per-token fp32 scale).
 
     Against the vLLM 0.19 logs the estimate is within 5 % for every model the kit reads, dense and MoE
     (tests/test_vllm_activations.py prints the table). ``act_bytes``: 2 for bf16/fp16 activations (also with
-    quantized weights), 4 for fp32. Per pipeline stage: :func:`pipeline_stage_activation_bytes`.
+    quantized weights), 4 for fp32; ``weights``: the weight format (default: the checkpoint's own
+    quantization_config). Per pipeline stage: :func:`pipeline_stage_activation_bytes`.
     """
-    return pipeline_stage_activation_bytes(spec, 1, tokens, seqs, tp, act_bytes)[0]
+    return pipeline_stage_activation_bytes(spec, 1, tokens, seqs, tp, act_bytes, weights)[0]
 
 
 # ====================================================================== CUDA graphs
@@ -685,7 +746,7 @@ def inference_memory(spec, weights="auto", kv_cache="bf16", batch=1, seq_len=819
     tokens = min(batch * seq_len, max_num_batched_tokens)
     # Per pipeline stage: the largest (the last, with the sampler, unless the first stage's layers are wider).
     activations = max(pipeline_stage_activation_bytes(spec, pp, tokens, min(batch, max_num_seqs), tp=tp,
-                                                      act_bytes=act_bytes))
+                                                      act_bytes=act_bytes, weights=weight_format))
     extra, overhead_note = _overhead_bytes(overhead, weights_gpu, tp, pp)
     where = f"per GPU, TP={tp}" + (f", PP={pp}" if pp != 1 else "")
     # The RoPE tables are whole on every GPU (2.5 GiB for Llama 4's 10M positions): their own line, when there are any.
