@@ -25,8 +25,11 @@ from llmmem.units import GiB
 _CHANNEL = {"targets": ["Linear"], "weights": {"num_bits": 8, "strategy": "channel", "symmetric": True}}
 FP8_DYNAMIC = {"quant_method": "compressed-tensors", "format": "float-quantized", "ignore": ["lm_head"],
                "config_groups": {"group_0": {**_CHANNEL, "weights": dict(_CHANNEL["weights"], type="float")}}}
+# The W8A8 checkpoints also quantize every linear's input: INT8, symmetric, per token, dynamic (their cards).
+_INT8_INPUTS = {"num_bits": 8, "type": "int", "strategy": "token", "dynamic": True, "symmetric": True}
 W8A8 = {"quant_method": "compressed-tensors", "format": "int-quantized", "ignore": ["lm_head"],
-        "config_groups": {"group_0": {**_CHANNEL, "weights": dict(_CHANNEL["weights"], type="int")}}}
+        "config_groups": {"group_0": {**_CHANNEL, "weights": dict(_CHANNEL["weights"], type="int"),
+                                      "input_activations": _INT8_INPUTS}}}
 W4A16 = {"quant_method": "compressed-tensors", "format": "pack-quantized", "ignore": ["lm_head"],
          "config_groups": {"group_0": {"targets": ["Linear"], "weights": {
              "num_bits": 4, "type": "int", "strategy": "group", "group_size": 128, "symmetric": True}}}}
