@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from numbers import Real
 
+from .allocator import cuda_block_bytes
 from .architectures.rope import FP32_ROPE_TYPES
 from .breakdown import Breakdown
 from .formats import GGUF_FILE_TYPES, bits_per_weight, weight_bytes
@@ -47,7 +48,7 @@ from .validation import (
     quote,
 )
 from .vllm_mxfp4 import TRITON_WIDTH_MULTIPLE, uses_vllm_mxfp4_experts, vllm_mxfp4_expert_surplus_bytes
-from .vllm_ranks import vllm_replicated_extra_bytes
+from .vllm_ranks import vllm_rank_tensor_bytes, vllm_replicated_extra_bytes
 
 __all__ = [
     "KV_CACHE_FORMATS",
@@ -270,7 +271,10 @@ def vllm_model_loading_bytes(spec, fmt="auto", tp=1, pp=1) -> float:
     * plus the RoPE tables (:func:`vllm_rope_table_bytes`), whole on every rank: 0.03 GiB for Llama 3.1,
       0.56 GiB for Gemma 3, 2.5 GiB for Llama 4 (10,485,760 positions);
     * MXFP4 experts (gpt-oss, ``fmt="auto"``) as vLLM's TRITON MoE backend keeps them on an H100, padded and
-      swizzled (:func:`llmmem.vllm_mxfp4.vllm_mxfp4_expert_bytes`), instead of their checkpoint bytes / tp.
+      swizzled (:func:`llmmem.vllm_mxfp4.vllm_mxfp4_expert_bytes`), instead of their checkpoint bytes / tp;
+    * plus, for pp == 1, what PyTorch's caching allocator counts beyond each parameter: a tensor of 10 MiB or
+      more gets a segment rounded up to 2 MiB and keeps a remainder of 1 MiB or less (:mod:`llmmem.allocator`,
+      over :func:`llmmem.vllm_ranks.vllm_rank_tensor_bytes`): 57 MiB for Qwen2.5-7B, 0 for Llama 3.1 8B.
     """
     spec = _check_spec(spec)
     tp, pp = _check_positive_int(tp, "tp"), _check_positive_int(pp, "pp")
@@ -280,9 +284,14 @@ def vllm_model_loading_bytes(spec, fmt="auto", tp=1, pp=1) -> float:
     stage = max(s / tp + vllm_mxfp4_expert_surplus_bytes(spec, fmt, tp, layers)
                 for s, layers in zip(stages, _pp_layers(spec.num_layers, pp), strict=True))
     # what vLLM keeps whole on every rank (norms, routers, MLA's kv_a, MoonViT's pieces): llmmem/vllm_ranks.py;
-    # per stage it is not split out, so only single-stage runs add it
-    whole = vllm_replicated_extra_bytes(spec, tp, _act_bytes(fmt)) if pp == 1 else 0
-    return stage + whole + vllm_rope_table_bytes(spec, _act_bytes(fmt))
+    # and the allocator's block rounding of each parameter (llmmem/allocator.py). Per stage neither is split
+    # out, so only single-stage runs add them; GGUF is not split per tensor.
+    whole = rounding = 0
+    if pp == 1:
+        whole = vllm_replicated_extra_bytes(spec, tp, _act_bytes(fmt))
+        if fmt not in GGUF_NAMES:
+            rounding = sum(cuda_block_bytes(b) - b for b in vllm_rank_tensor_bytes(spec, fmt, tp))
+    return stage + whole + rounding + vllm_rope_table_bytes(spec, _act_bytes(fmt))
 
 
 # ====================================================================== KV cache

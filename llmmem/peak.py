@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from numbers import Real
 from typing import Any
 
+from .allocator import cuda_segment_bytes
 from .breakdown import Breakdown
 from .finetune import lora_adapter_matrices, resolve_targets
 from .formats import weight_bytes
@@ -55,13 +56,6 @@ STRATEGIES = (None, "ddp", "fsdp", "fsdp-offload")
 # allocated/reserved statistics do not. It varies with GPU, driver and CUDA version (lazy module loading since
 # CUDA 11.7 makes it smaller).
 CUDA_CONTEXT_NVML_BYTES = 1343 * MiB
-
-# PyTorch's CUDA caching allocator (c10/cuda/CUDACachingAllocator.cpp): requests are rounded up to 512 B
-# (kMinBlockSize); requests above 10 MiB (kMinLargeAlloc) get segments rounded up to 2 MiB (kRoundLarge), those
-# between 1 and 10 MiB share 20 MiB segments (kLargeBuffer). `reserved` counts whole segments.
-_ROUND_SMALL = 512
-_LARGE_ALLOC = 10 * MiB
-_ROUND_LARGE = 2 * MiB
 
 # The framework a run used decides details of what is saved; each preset says where it is read from.
 FRAMEWORKS: dict[str, dict[str, Any]] = {
@@ -110,14 +104,6 @@ def _flag(value, what):
     if not isinstance(value, bool):
         raise ValueError(f"{what} must be True or False; got {quote(value)}")
     return value
-
-
-def _round_reserved(nbytes: int) -> int:
-    """Bytes a tensor of `nbytes` occupies in the caching allocator (block rounding, see the constants)."""
-    size = -(-nbytes // _ROUND_SMALL) * _ROUND_SMALL
-    if size > _LARGE_ALLOC:
-        size = -(-size // _ROUND_LARGE) * _ROUND_LARGE
-    return size
 
 
 def training_peak(spec, method="full", precision="bf16", optimizer="adamw", batch=1, seq_len=2048,
@@ -336,7 +322,7 @@ def training_peak(spec, method="full", precision="bf16", optimizer="adamw", batc
     peak = phases[phase]
     parts = dict(peak)
     if metric in ("reserved", "nvidia-smi"):
-        rounding = sum(_round_reserved(int(t)) - int(t) for t in tensors if t) // shard * on_gpu
+        rounding = sum(cuda_segment_bytes(int(t)) - int(t) for t in tensors if t) // shard * on_gpu
         parts["allocator_rounding"] = rounding
         notes.append("reserved: block rounding of the model's tensors (512 B, 2 MiB above 10 MiB); "
                      "fragmentation not modelled")

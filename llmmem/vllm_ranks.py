@@ -1,4 +1,5 @@
-"""Which weights vLLM keeps whole on every tensor-parallel rank instead of sharding them.
+"""What one tensor-parallel rank of vLLM holds: the weights it keeps whole instead of sharding them, and the
+parameters it allocates (:func:`vllm_rank_tensor_bytes`).
 
 vLLM v0.19.0 shards the column- and row-parallel linears, the vocab-parallel embedding and the LM head,
 but some tensors are built whole on every rank (:func:`vllm_replicated_params`):
@@ -21,7 +22,7 @@ Other vision towers are left as sharded: their vLLM layouts are not checked agai
 
 from __future__ import annotations
 
-from .model import ModelSpec
+from .model import ModelSpec, Tensor
 
 # MoonViT (vLLM v0.19.0 moonvit.py): wqkv / fc0 are column-parallel (weight and bias split), wo / fc1
 # row-parallel (weight split, bias whole). llmmem.architectures.vision names them attn.qkv / mlp.fc1 and
@@ -74,3 +75,65 @@ def vllm_replicated_extra_bytes(spec: ModelSpec, tp: int, dtype_bytes: int = 2) 
     if dtype_bytes not in (2, 4):
         raise ValueError(f"dtype_bytes must be 2 or 4; got {dtype_bytes!r}")
     return vllm_replicated_params(spec) * dtype_bytes * (tp - 1) // tp
+
+
+# vLLM's fused parameters: the transformers-style modules of the kit that one vLLM parameter holds together
+# (model_executor/layers/linear.py: QKVParallelLinear, MergedColumnParallelLinear; fused_moe/layer.py: the
+# experts' w13_weight and w2_weight; deepseek_v2.py: fused_qkv_a_proj, or kv_a_proj_with_mqa alone).
+_VLLM_PARAMETER = {"q_proj": "qkv_proj", "k_proj": "qkv_proj", "v_proj": "qkv_proj",
+                   "gate_proj": "gate_up_proj", "up_proj": "gate_up_proj",
+                   "expert_gate_proj": "w13", "expert_up_proj": "w13", "expert_down_proj": "w2",
+                   "shared_gate_proj": "shared_gate_up_proj", "shared_up_proj": "shared_gate_up_proj",
+                   "q_a_proj": "qkv_a_proj", "kv_a_proj": "qkv_a_proj"}
+VOCAB_PADDING = 64  # vocab_parallel_embedding.py: DEFAULT_VOCAB_PADDING_SIZE, rows padded before the TP split
+
+
+def _is_whole(t: Tensor) -> bool:
+    return t.kind == "router" or t.module in ("kv_a_proj", "q_a_proj", "position_embedding") \
+        or t.component == "norms"
+
+
+def vllm_rank_tensor_bytes(spec: ModelSpec, fmt: str = "auto", tp: int = 1) -> list[int]:
+    """Bytes of each weight parameter one TP rank of vLLM v0.19.0 allocates: fused as vLLM fuses them, split
+    or whole as it splits them. What the allocator's block rounding (:mod:`llmmem.allocator`) applies to.
+
+    Matrices only (norms and biases are a few KiB each), vision towers left out. KV heads follow vLLM's
+    replication (max(1, kv_heads // tp) per rank); embedding and LM head rows are padded to 64 first. A
+    quantized matrix is counted with its scales (separate small tensors in vLLM). gpt-oss's MXFP4 experts are
+    the padded, swizzled tensors of :func:`llmmem.vllm_mxfp4.vllm_mxfp4_expert_tensors`.
+    """
+    from .formats import weight_bytes_by_tensor
+    from .vllm_mxfp4 import uses_vllm_mxfp4_experts, vllm_mxfp4_expert_tensors
+
+    if not isinstance(spec, ModelSpec):
+        raise ValueError(f"spec must be a ModelSpec; got {type(spec).__name__}")
+    if isinstance(tp, bool) or not isinstance(tp, int) or tp < 1:
+        raise ValueError(f"tp must be a positive integer; got {tp!r}")
+    mxfp4 = uses_vllm_mxfp4_experts(spec, fmt)
+    kv_share = max(1, spec.num_kv_heads // tp) / spec.num_kv_heads  # of k_proj / v_proj on one rank
+    parameters: dict[tuple, float] = {}
+    for t, b in weight_bytes_by_tensor(spec, fmt):
+        if t.kind == "vector" or t.component in ("vision_tower", "projector") or (mxfp4 and t.kind == "expert"):
+            continue
+        if _is_whole(t):
+            share: float = b
+        elif t.module in ("k_proj", "v_proj") and not spec.uses_mla:
+            share = b * kv_share
+        elif t.module in ("embedding", "lm_head"):
+            share = b * (-(-t.rows // VOCAB_PADDING) * VOCAB_PADDING) / t.rows / tp
+        else:
+            share = b / tp
+        key = (t.layer, t.component, _VLLM_PARAMETER.get(t.module, t.module))
+        parameters[key] = parameters.get(key, 0) + share
+    out = [int(b) for b in parameters.values()]
+    if mxfp4:
+        per_layer = [size * _numel(shape) for _, shape, size in vllm_mxfp4_expert_tensors(spec, tp)]
+        out += per_layer * len(spec.moe_layers)
+    return out
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n

@@ -119,10 +119,10 @@ def test_bad_input_is_a_clear_value_error():
 
 
 def test_reserved_rounds_each_large_tensor_up_to_2_mib_and_nvidia_smi_adds_the_context():
-    from llmmem.peak import _round_reserved
+    from llmmem.allocator import cuda_segment_bytes
 
-    assert _round_reserved(1) == 512 and _round_reserved(513) == 1024
-    assert _round_reserved(10 * 2**20 + 1) == 12 * 2**20  # above 10 MiB: whole 2 MiB blocks
+    assert cuda_segment_bytes(1) == 512 and cuda_segment_bytes(513) == 1024
+    assert cuda_segment_bytes(10 * 2**20 + 1) == 12 * 2**20  # above 10 MiB: whole 2 MiB segments
     kw = dict(batch=1, seq_len=256)
     allocated = llmmem.training_peak(SPEC, **kw)
     reserved = llmmem.training_peak(SPEC, metric="reserved", **kw)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import pytest
 
+from llmmem.allocator import cuda_block_bytes
 from llmmem.formats import weight_bytes
 from llmmem.inference import vllm_model_loading_bytes, vllm_rope_table_bytes
 from llmmem.model import ModelSpec
 from llmmem.quantization import checkpoint_weight_bytes
 from llmmem.units import GiB
 from llmmem.vllm_mxfp4 import vllm_mxfp4_expert_bytes, vllm_mxfp4_expert_surplus_bytes, vllm_mxfp4_expert_tensors
-from llmmem.vllm_ranks import vllm_replicated_extra_bytes
+from llmmem.vllm_ranks import vllm_rank_tensor_bytes, vllm_replicated_extra_bytes
 
 GPT_OSS_20B = ModelSpec.from_catalog("gpt-oss-20b")
 
@@ -64,6 +65,8 @@ def test_pipeline_stages_split_the_experts_and_other_formats_are_untouched():
     assert vllm_mxfp4_expert_surplus_bytes(ModelSpec.from_catalog("qwen3-30b-a3b")) == 0
     assert vllm_model_loading_bytes(GPT_OSS_20B, "bf16", tp=2) == (weight_bytes(GPT_OSS_20B, "bf16") / 2
                                                                    + vllm_replicated_extra_bytes(GPT_OSS_20B, 2)
+                                                                   + sum(cuda_block_bytes(b) - b for b in
+                                                                         vllm_rank_tensor_bytes(GPT_OSS_20B, "bf16", 2))
                                                                    + vllm_rope_table_bytes(GPT_OSS_20B))
 
 

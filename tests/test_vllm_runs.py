@@ -37,15 +37,15 @@ W8A8_VLM = dict(W8A8, ignore=["re:.*lm_head", "re:vision_tower.*", "re:multi_mod
 
 # vLLM's model name -> (catalog entry, the checkpoint's quantization_config or None)
 MODELS = {
-    "meta-llama/Meta-Llama-3-8B": ("llama-3.1-8b", None),
+    "meta-llama/Meta-Llama-3-8B": ("llama-3-8b", None),
     "meta-llama/Llama-3.1-8B-Instruct": ("llama-3.1-8b", None),
     "RedHatAI/Meta-Llama-3.1-8B-Instruct-quantized.w4a16": ("llama-3.1-8b", W4A16),
     "RedHatAI/Llama-3.3-70B-Instruct-fp8-dynamic": ("llama-3.3-70b", FP8_DYNAMIC),
     "codellama/CodeLlama-7b-hf": ("codellama-7b", None),
-    "Qwen/Qwen2.5-7B-Instruct": ("qwen2.5-7b", None),
-    "RedHatAI/Qwen2.5-7B-Instruct-fp8-dynamic": ("qwen2.5-7b", FP8_DYNAMIC),
-    "RedHatAI/Qwen2.5-7B-Instruct-quantized.w8a8": ("qwen2.5-7b", W8A8),
-    "Qwen/Qwen2.5-72B-Instruct": ("qwen2.5-72b", None),
+    "Qwen/Qwen2.5-7B-Instruct": ("qwen2.5-7b-instruct", None),
+    "RedHatAI/Qwen2.5-7B-Instruct-fp8-dynamic": ("qwen2.5-7b-instruct", FP8_DYNAMIC),
+    "RedHatAI/Qwen2.5-7B-Instruct-quantized.w8a8": ("qwen2.5-7b-instruct", W8A8),
+    "Qwen/Qwen2.5-72B-Instruct": ("qwen2.5-72b-instruct", None),
     "moonshotai/Kimi-Dev-72B": ("kimi-dev-72b", None),
     "Qwen/Qwen3-8B": ("qwen3-8b", None),
     "Qwen/Qwen3-14B": ("qwen3-14b", None),
@@ -133,28 +133,6 @@ def _kv(run):
 # Llama 4 Scout (+2.5 GiB per GPU) were the RoPE tables vLLM builds at load (llmmem/architectures/rope.py), now
 # counted.
 KNOWN_WEIGHT_GAPS = {
-    "vllm-0.19.0-h100-moonshotai-kimi-vl-a3b-i--h100-80gb--tp2pp1dp1--8192": (
-        "vLLM logs 15.53 GiB per GPU at TP 2, we count 15.36: 0.167 GiB short (1.07 %). Counted: what vLLM "
-        "v0.19.0 keeps whole on every rank (llmmem/vllm_ranks.py, +0.067 GiB: kv_a_proj_with_mqa, routers, "
-        "MoonViT's projector / patch / norms, matching the log's rank-0 vision shapes exactly). The rest "
-        "does not shrink with TP and is DeepSeek-V2 / MLA specific: the sweep's TP 1 logs (llm-d-planner @ "
-        "d3121e05 accuracy/results/v0.19.0/logs/) give Kimi-VL 30.74 vs our 30.58 and DeepSeek-V2-Lite-Chat "
-        "29.43 vs 29.28, i.e. 154-164 MiB (Lite) and 166-172 MiB (Kimi, TP 1 and 2 together) beyond the "
-        "parameters (whose vision part the TP 1 log confirms to the parameter) and the one shared RoPE table. "
-        "Both logs' 'Peak GPU memory after loading weights' is 0.03 GiB above the total, as for Qwen MoE runs "
-        "that fit, so it is held from model init / load_weights, not made by process_weights_after_loading. "
-        "Ruled out in v0.19.0 source: W_UV / W_UK_T (views of kv_b_proj, mla_attention.py; .to(bf16) of a "
-        "bf16 weight is no copy), a per-layer or fp32 RoPE (get_rope's _ROPE_DICT shares one table; "
-        "rotary_embedding is a disabled custom op, so no flashinfer fp32 cache), MoE padding (ROCm only), "
-        "DP-chunking buffers (DP > 1), fused shared experts (ROCm aiter), GateLinear dtype (bf16), "
-        "V3.2's topk_indices_buffer, DeepGEMM init (FP8 Llama runs log it and fit), MoonViT's lazy 2-D RoPE, "
-        "metadata-builder workspaces (after the load). A partial candidate, not modelled: PyTorch's caching "
-        "allocator counts a whole 12 MiB segment for each 11 MiB tensor (requests >= 10 MiB round to 2 MiB; "
-        "a remainder <= 1 MiB is not split off), here the 26 shared-expert down (TP 1) / gate_up (TP 2) "
-        "projections: ~26 MiB. ~130 MiB remain unexplained, and they are new: vLLM v0.5.0.post1 logged 29.3010 "
-        "GiB for DeepSeek-V2-Lite (vllm-project/vllm#4650, 'Loading model weights took 29.3010 GB', GB = GiB "
-        "there), 0.026 GiB above our count, which is what that allocator rounding gives; v0.19.0 logs 29.43. "
-        "A memory snapshot of one GPU run (torch.cuda.memory._snapshot() after load_model) would name it"),
 }
 
 
