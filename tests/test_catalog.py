@@ -145,3 +145,14 @@ def test_gemma_3_1b_is_text_only_and_27b_carries_siglip():
     assert "vision_tower" not in small.param_counts() and small.num_language_params() == small.num_params()
     # The 27B's SigLIP tower has the 4B/12B entries' shapes, so the same parameter count.
     assert large.param_counts()["vision_tower"] == ModelSpec.from_catalog("gemma-3-12b").param_counts()["vision_tower"]
+
+
+def test_an_instruct_checkpoint_keeps_its_own_context_length():
+    """Qwen2.5-7B-Instruct's config says 32,768 positions where the base model says 131,072, and Meta-Llama-3-8B
+    8,192 where Llama 3.1 says 131,072: the same weights, a different longest context (and RoPE table)."""
+    from llmmem import max_context
+
+    for name, positions, tp in (("qwen2.5-7b-instruct", 32768, 1), ("qwen2.5-7b", 131072, 1), ("llama-3-8b", 8192, 1),
+                                ("llama-3.1-8b", 131072, 1), ("qwen2.5-72b-instruct", 32768, 2)):
+        assert max_context(ModelSpec.from_catalog(name), "H200-141GB", tp=tp) == positions, name
+    assert ModelSpec.from_catalog("llama-3-8b").num_params() == ModelSpec.from_catalog("llama-3.1-8b").num_params()
