@@ -15,8 +15,9 @@ tensors. The rules, from c10/cuda/CUDACachingAllocator.cpp (PyTorch 2.x, default
 So a fresh tensor of 11 MiB is counted as 12 MiB, one of 259 MiB as 260 MiB, while 12, 24.5 (1.5 MiB is split
 off) or 4 MiB tensors cost their size. :func:`cuda_block_bytes` applies the rule to one tensor that opens
 its own segment; smaller tensors that share segments can waste up to 1 MiB each too, which is not counted.
-Checked against vLLM's start-up logs (tests/test_vllm_runs.py): it is the 26 MiB by which vLLM v0.5.0 loaded
-DeepSeek-V2-Lite above its parameters (its 26 shared-expert down projections are 11 MiB each).
+Checked against vLLM's start-up logs (tests/test_vllm_runs.py, tests/test_allocator.py): it is the 26.5 MiB by
+which vLLM v0.5.0 loaded DeepSeek-V2-Lite above its parameters and RoPE table (26 shared-expert down projections
+of 11 MiB, layer 0's 85.5 MiB gate_up), assuming that release built the parameters v0.19.0 builds.
 """
 
 from __future__ import annotations

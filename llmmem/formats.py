@@ -355,11 +355,11 @@ def weight_bytes_by_tensor(spec: ModelSpec, fmt="auto", keep_16bit=None) -> list
                 raise ValueError("keep_16bit does not apply to fmt='auto' with a quantized checkpoint")
             return checkpoint_tensor_bytes(spec)
         key = "bf16"
+    if key in GGUF_FILE_TYPES or (key in FORMATS and FORMATS[key].family == "gguf"):
+        raise ValueError("weight_bytes_by_tensor takes float and quantized formats; GGUF: gguf_tensor_types")
     if key not in FORMATS:
         raise _unknown(fmt)
     form = FORMATS[key]
-    if form.family == "gguf":
-        raise ValueError("weight_bytes_by_tensor takes float and quantized formats; GGUF: gguf_tensor_types")
     keep = _check_keep(DEFAULT_KEEP_16BIT if keep_16bit is None and form.family == "quantized"
                        else keep_16bit or ())
     return [(t, 2 * t.numel if _kept(t, keep) else t.count * ceil(form.matrix_bits(t.rows, t.cols) / 8))

@@ -47,7 +47,7 @@ from .validation import (
     check_tokens,
     quote,
 )
-from .vllm_mxfp4 import TRITON_WIDTH_MULTIPLE, uses_vllm_mxfp4_experts, vllm_mxfp4_expert_surplus_bytes
+from .vllm_mxfp4 import uses_vllm_mxfp4_experts, vllm_mxfp4_expert_surplus_bytes, vllm_mxfp4_rank_width
 from .vllm_ranks import vllm_rank_tensor_bytes, vllm_replicated_extra_bytes
 
 __all__ = [
@@ -266,8 +266,9 @@ def vllm_model_loading_bytes(spec, fmt="auto", tp=1, pp=1) -> float:
     and kept while the model is constructed counts, not only the checkpoint's tensors. Per GPU that is
     * the weights of the largest pipeline stage (:func:`pipeline_stage_weight_bytes`) / tp: embedding and
       LM head are vocab-parallel, the linears column/row-parallel; plus, for pp == 1, the (tp - 1)/tp share
-      of what vLLM keeps whole on every rank (:func:`llmmem.vllm_ranks.vllm_replicated_params`:
-      routers, MLA's kv_a projection, MoonViT's projector / patch / norms -- 0.067 GiB for Kimi-VL at TP 2);
+      of what vLLM keeps whole on every rank (:func:`llmmem.vllm_ranks.vllm_replicated_params`: norms,
+      routers, MLA's kv_a projection, MoonViT's projector / patch / norms -- 0.067 GiB for Kimi-VL at TP 2),
+      and the k/v projections' replication when there are fewer KV heads than GPUs;
     * plus the RoPE tables (:func:`vllm_rope_table_bytes`), whole on every rank: 0.03 GiB for Llama 3.1,
       0.56 GiB for Gemma 3, 2.5 GiB for Llama 4 (10,485,760 positions);
     * MXFP4 experts (gpt-oss, ``fmt="auto"``) as vLLM's TRITON MoE backend keeps them on an H100, padded and
@@ -278,6 +279,7 @@ def vllm_model_loading_bytes(spec, fmt="auto", tp=1, pp=1) -> float:
     """
     spec = _check_spec(spec)
     tp, pp = _check_positive_int(tp, "tp"), _check_positive_int(pp, "pp")
+    _kv_heads_per_rank(spec, tp)  # a TP size vLLM accepts for these heads
     fmt = canonical_weight_format(fmt)
     stages = pipeline_stage_weight_bytes(spec, fmt, pp) if pp > 1 else [_weight_bytes(spec, fmt)]
     # MXFP4 experts (gpt-oss): held padded and swizzled by vLLM's TRITON MoE backend, not as stored (vllm_mxfp4.py)
@@ -495,8 +497,7 @@ def _mxfp4_moe_elements_per_token(spec: ModelSpec, tp: int) -> int:
     into the output afterwards); the output itself (M, H) is the MLP output of :func:`_forward_bytes_per_token`.
     The routing tensors (top-k values and indices, gather/scatter indices: a few int32 per k) are left out.
     """
-    i = -(-(spec.moe_intermediate_size // tp) // TRITON_WIDTH_MULTIPLE) * TRITON_WIDTH_MULTIPLE
-    return spec.experts_per_token * (i + spec.hidden_size)
+    return spec.experts_per_token * (vllm_mxfp4_rank_width(spec, tp) + spec.hidden_size)
 
 
 def _int8_activation_bytes_per_token(spec: ModelSpec, weights: str, layers: range, tp: int) -> int:

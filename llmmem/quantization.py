@@ -63,6 +63,7 @@ class QuantScheme:
     experts_only: bool = False  # mxfp4: only routed experts are quantized
     quantize_lm_head: bool = False
     notes: tuple[str, ...] = field(default=())
+    element_bits: int = 0  # bits of one stored value (8 for FP8/INT8, 4 for INT4 and NF4): the packed tensor
 
     @property
     def name(self) -> str:
@@ -161,7 +162,7 @@ def read_quantization(q: Mapping[str, Any]) -> QuantScheme:
         method = "bitsandbytes"
     if method == "fbgemm_fp8":
         return QuantScheme(method, _per_row(8, 32), "FBGEMM FP8 row-wise: fp8 weights + an fp32 scale per row",
-                           _ignore_list(q, "modules_to_not_convert"))
+                           _ignore_list(q, "modules_to_not_convert"), element_bits=8)
     if method == "fp8":
         block = q.get("weight_block_size")
         ignore = _ignore_list(q, "modules_to_not_convert", "ignored_layers")
@@ -169,8 +170,8 @@ def read_quantization(q: Mapping[str, Any]) -> QuantScheme:
             if not (isinstance(block, list) and len(block) == 2 and all(isinstance(b, int) and b > 0 for b in block)):
                 raise ValueError(f"weight_block_size must be two positive integers; got {quote(block)}")
             return QuantScheme(method, _blocked(8, block[0], block[1]),
-                               f"FP8 with an fp32 scale per {block[0]}x{block[1]} block", ignore)
-        return QuantScheme(method, _per_tensor(8), "FP8 with an fp32 scale per tensor", ignore)
+                               f"FP8 with an fp32 scale per {block[0]}x{block[1]} block", ignore, element_bits=8)
+        return QuantScheme(method, _per_tensor(8), "FP8 with an fp32 scale per tensor", ignore, element_bits=8)
     if method == "compressed-tensors":
         return _compressed_tensors(q)
     if method == "gptq":
@@ -179,13 +180,14 @@ def read_quantization(q: Mapping[str, Any]) -> QuantScheme:
         return QuantScheme(method, _grouped(bits, group, 16, 0 if sym else bits, 64 if desc_act else 0),
                            f"GPTQ {bits}-bit, group {group}{'' if sym else ', zero points'}"
                            f"{', act-order (g_idx)' if desc_act else ''}",
-                           _ignore_list(q, "modules_to_not_convert"), quantize_lm_head=bool(q.get("lm_head", False)))
+                           _ignore_list(q, "modules_to_not_convert"), quantize_lm_head=bool(q.get("lm_head", False)),
+                           element_bits=bits)
     if method == "awq":
         bits, group = _int(q, "bits", _int(q, "w_bit", 4)), _int(q, "group_size", _int(q, "q_group_size", 128))
         zero = q.get("zero_point", True)
         return QuantScheme(method, _grouped(bits, group, 16, bits if zero else 0),
                            f"AWQ {bits}-bit, group {group}{', zero points' if zero else ''}",
-                           _ignore_list(q, "modules_to_not_convert"))
+                           _ignore_list(q, "modules_to_not_convert"), element_bits=bits)
     if method == "bitsandbytes":
         skip = _ignore_list(q, "llm_int8_skip_modules")
         if q.get("load_in_4bit"):
@@ -194,16 +196,17 @@ def read_quantization(q: Mapping[str, Any]) -> QuantScheme:
                 def dq(rows: int, cols: int) -> int:
                     blocks = ceil(rows * cols / 64)
                     return rows * cols * 4 + blocks * 8 + ceil(blocks / 256) * 32
-                return QuantScheme(method, dq, f"bitsandbytes 4-bit {kind}, double quantization", skip)
+                return QuantScheme(method, dq, f"bitsandbytes 4-bit {kind}, double quantization", skip,
+                                   element_bits=4)
             return QuantScheme(method, lambda r, c: r * c * 4 + ceil(r * c / 64) * 32,
-                               f"bitsandbytes 4-bit {kind}, an fp32 absmax per 64", skip)
+                               f"bitsandbytes 4-bit {kind}, an fp32 absmax per 64", skip, element_bits=4)
         if q.get("load_in_8bit"):
             return QuantScheme(method, _per_row(8, 32), "bitsandbytes LLM.int8(): int8 + an fp32 scale per row",
-                               skip)
+                               skip, element_bits=8)
         raise ValueError("a bitsandbytes quantization_config needs load_in_4bit or load_in_8bit")
     if method == "mxfp4":
         return QuantScheme(method, _grouped(4, 32, 8, 0), "MXFP4 experts (4-bit, an E8M0 scale per 32)",
-                           _ignore_list(q, "modules_to_not_convert"), experts_only=True)
+                           _ignore_list(q, "modules_to_not_convert"), experts_only=True, element_bits=4)
     raise ValueError(f"quantization_config quant_method {quote(method)} is not one llmmem can count; supported: "
                      f"{', '.join(QUANT_METHODS)} (or pass an explicit weight format)")
 
@@ -212,7 +215,7 @@ def _compressed_tensors(q: Mapping[str, Any]) -> QuantScheme:
     groups = q.get("config_groups")
     if not isinstance(groups, dict) or not groups:
         raise ValueError("a compressed-tensors quantization_config needs config_groups")
-    fns: list[tuple[BitsFn, str]] = []
+    fns: list[tuple[BitsFn, str, int]] = []
     for name, group in groups.items():
         w = (group or {}).get("weights")
         if not isinstance(w, dict):
@@ -235,11 +238,12 @@ def _compressed_tensors(q: Mapping[str, Any]) -> QuantScheme:
         if targets not in (["Linear"], ("Linear",)):
             raise ValueError(f"compressed-tensors group {quote(name)} targets {quote(targets)}; "
                              "only ['Linear'] is counted")
-        fns.append((fn, f"{kind}{bits} {strategy}{'' if sym else ' asymmetric'}"))
+        fns.append((fn, f"{kind}{bits} {strategy}{'' if sym else ' asymmetric'}", bits))
     if len(fns) != 1:
         raise ValueError(f"compressed-tensors: expected one weight config group, got {len(fns)}")
-    fn, what = fns[0]
-    return QuantScheme("compressed-tensors", fn, f"compressed-tensors {what}", _ignore_list(q, "ignore"))
+    fn, what, bits = fns[0]
+    return QuantScheme("compressed-tensors", fn, f"compressed-tensors {what}", _ignore_list(q, "ignore"),
+                       element_bits=bits)
 
 
 def checkpoint_weight_bytes(spec: ModelSpec, quantization: Mapping[str, Any] | None = None,

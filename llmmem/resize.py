@@ -50,6 +50,9 @@ def resized_spec(base: ModelSpec, **sizes: Any) -> ModelSpec:
     unknown = set(sizes) - set(RESIZABLE) - {"tie_embeddings"}
     if unknown:
         raise ValueError(f"unknown sizes: {', '.join(sorted(unknown))}; resizable: {', '.join(RESIZABLE)}")
+    for name, value in sizes.items():
+        if name != "tie_embeddings" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ValueError(f"{name}: {value!r}; a size is a whole number >= 0")
     fields: dict[str, Any] = dict(sizes)
     if base.uses_mla:
         fields.update(num_kv_heads=base.num_kv_heads, head_dim=base.head_dim)

@@ -40,6 +40,7 @@ Standard library only.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from math import prod
 
 from .model import ModelSpec
 from .quantization import checkpoint_tensor_bytes
@@ -61,8 +62,16 @@ def _round_up(x: int, multiple: int) -> int:
 
 def uses_vllm_mxfp4_experts(spec: ModelSpec, fmt: str = "auto") -> bool:
     """Whether vLLM loads ``spec``'s experts with its MXFP4 MoE method: the checkpoint's own mxfp4 config."""
+    from .formats import canonical_format
+
     q = spec.quantization
-    return fmt == "auto" and q is not None and q.get("quant_method") == "mxfp4" and spec.num_experts > 0
+    return (canonical_format(fmt) == "auto" and q is not None and q.get("quant_method") == "mxfp4"
+            and spec.num_experts > 0)
+
+
+def vllm_mxfp4_rank_width(spec: ModelSpec, tp: int = 1) -> int:
+    """One expert's width on one rank under the TRITON backend: moe_intermediate_size / tp rounded up to 64."""
+    return _round_up(spec.moe_intermediate_size // tp, TRITON_WIDTH_MULTIPLE)
 
 
 def _check(spec: ModelSpec, tp) -> int:
@@ -88,7 +97,7 @@ def vllm_mxfp4_expert_tensors(spec: ModelSpec, tp: int = 1) -> list[tuple[str, t
     """
     tp = _check(spec, tp)
     e, h = spec.num_experts, spec.hidden_size
-    i = _round_up(spec.moe_intermediate_size // tp, TRITON_WIDTH_MULTIPLE)
+    i = vllm_mxfp4_rank_width(spec, tp)
     v, r, k = HOPPER_VALUE_ALIGN, HOPPER_SCALE_ALIGN_ROWS, HOPPER_SCALE_ALIGN_BLOCKS
     return [
         ("w13 values, Hopper swizzle", (e, _round_up(h // 2, v), _round_up(2 * i, v)), 1),
@@ -102,13 +111,6 @@ def vllm_mxfp4_expert_tensors(spec: ModelSpec, tp: int = 1) -> list[tuple[str, t
     ]
 
 
-def _numel(shape: tuple[int, ...]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
-
-
 def _moe_layers(spec: ModelSpec, layers: Iterable[int] | None) -> int:
     moe = set(spec.moe_layers)
     return len(moe) if layers is None else len(moe.intersection(layers))
@@ -120,7 +122,7 @@ def vllm_mxfp4_expert_bytes(spec: ModelSpec, tp: int = 1, layers: Iterable[int] 
     ``layers``: the block indices on this rank (a pipeline stage's range); all of them by default.
     gpt-oss-20b, TP 2: 236,285,952 bytes per layer, against 211,783,680 in the checkpoint's half.
     """
-    per_layer = sum(_numel(shape) * size for _, shape, size in vllm_mxfp4_expert_tensors(spec, tp))
+    per_layer = sum(prod(shape) * size for _, shape, size in vllm_mxfp4_expert_tensors(spec, tp))
     return per_layer * _moe_layers(spec, layers)
 
 

@@ -22,6 +22,8 @@ Other vision towers are left as sharded: their vLLM layouts are not checked agai
 
 from __future__ import annotations
 
+from math import prod
+
 from .model import ModelSpec, Tensor
 
 # MoonViT (vLLM v0.19.0 moonvit.py): wqkv / fc0 are column-parallel (weight and bias split), wo / fc1
@@ -53,28 +55,51 @@ def vllm_replicated_params(spec: ModelSpec) -> int:
     if not isinstance(spec, ModelSpec):
         raise ValueError(f"spec must be a ModelSpec; got {type(spec).__name__}")
     moonvit = any(t.name == "vision_tower.patch_embed.pos_emb.weight" for t in spec.weight_tensors())
-    total = 0
-    for t in spec.weight_tensors():
-        if t.component in ("vision_tower", "projector"):
-            whole = moonvit and _moonvit_whole(t.name, t.component)
-        else:
-            whole = t.kind == "router" or t.module in ("kv_a_proj", "q_a_proj") or t.component == "norms"
-        if whole:
-            total += t.rows * t.cols * t.count
-    return total
+    return sum(t.numel for t in spec.weight_tensors() if _is_whole(t, moonvit))
+
+
+def _is_whole(t: Tensor, moonvit: bool) -> bool:
+    """Whether vLLM builds tensor ``t`` whole on every TP rank (the module docstring)."""
+    if t.component in ("vision_tower", "projector"):
+        return moonvit and _moonvit_whole(t.name, t.component)
+    return t.kind == "router" or t.module in ("kv_a_proj", "q_a_proj", "position_embedding") \
+        or t.component == "norms"
+
+
+def _check_tp(spec: ModelSpec, tp) -> int:
+    """tp as vLLM accepts it for ``spec`` (heads and KV heads split evenly: llmmem.inference's rule)."""
+    from .inference import _kv_heads_per_rank  # inference imports this module: look it up at call time
+
+    _kv_heads_per_rank(spec, tp)
+    return tp
+
+
+def _kv_share(spec: ModelSpec, tp: int) -> float:
+    """The share of k_proj / v_proj one rank holds: max(1, kv_heads // tp) of the kv_heads (replicated past them)."""
+    return max(1, spec.num_kv_heads // tp) / spec.num_kv_heads
+
+
+def _is_kv(t: Tensor, spec: ModelSpec) -> bool:
+    return t.module in ("k_proj", "v_proj") and not spec.uses_mla
 
 
 def vllm_replicated_extra_bytes(spec: ModelSpec, tp: int, dtype_bytes: int = 2) -> int:
-    """Bytes per rank beyond an even 1/tp split: the replicated tensors' (tp - 1)/tp share, in the model dtype.
+    """Bytes per rank beyond an even 1/tp split: the (tp - 1)/tp share of the tensors kept whole, and the k/v
+    projections' share beyond 1/tp when there are fewer KV heads than GPUs (each rank keeps one, replicated).
 
-    Exact when ``tp`` divides the replicated parameter count times ``dtype_bytes``; floor-divided otherwise.
     Counted in the model dtype (``dtype_bytes``): the runs that need it hold these tensors unquantized.
+    Floor-divided where tp does not divide the bytes.
     """
-    if isinstance(tp, bool) or not isinstance(tp, int) or tp < 1:
-        raise ValueError(f"tp must be a positive integer; got {tp!r}")
+    if not isinstance(spec, ModelSpec):
+        raise ValueError(f"spec must be a ModelSpec; got {type(spec).__name__}")
     if dtype_bytes not in (2, 4):
         raise ValueError(f"dtype_bytes must be 2 or 4; got {dtype_bytes!r}")
-    return vllm_replicated_params(spec) * dtype_bytes * (tp - 1) // tp
+    tp = _check_tp(spec, tp)
+    extra = vllm_replicated_params(spec) * dtype_bytes * (tp - 1) // tp
+    if spec.num_kv_heads < tp and not spec.uses_mla:
+        kv = sum(t.numel for t in spec.weight_tensors() if _is_kv(t, spec)) * dtype_bytes
+        extra += int(kv * _kv_share(spec, tp)) - kv // tp
+    return extra
 
 
 # vLLM's fused parameters: the transformers-style modules of the kit that one vLLM parameter holds together
@@ -88,37 +113,48 @@ _VLLM_PARAMETER = {"q_proj": "qkv_proj", "k_proj": "qkv_proj", "v_proj": "qkv_pr
 VOCAB_PADDING = 64  # vocab_parallel_embedding.py: DEFAULT_VOCAB_PADDING_SIZE, rows padded before the TP split
 
 
-def _is_whole(t: Tensor) -> bool:
-    return t.kind == "router" or t.module in ("kv_a_proj", "q_a_proj", "position_embedding") \
-        or t.component == "norms"
+def _element_bits(spec: ModelSpec, fmt: str) -> int:
+    """Bits of one stored value of the quantized matrices: the format's, or the checkpoint's scheme's."""
+    from .formats import FORMATS
+    from .quantization import read_quantization
+
+    if fmt == "auto":
+        q = spec.quantization
+        return read_quantization(q).element_bits if q is not None else 16
+    return FORMATS[fmt].element_bits
 
 
 def vllm_rank_tensor_bytes(spec: ModelSpec, fmt: str = "auto", tp: int = 1) -> list[int]:
     """Bytes of each weight parameter one TP rank of vLLM v0.19.0 allocates: fused as vLLM fuses them, split
     or whole as it splits them. What the allocator's block rounding (:mod:`llmmem.allocator`) applies to.
 
-    Matrices only (norms and biases are a few KiB each), vision towers left out. KV heads follow vLLM's
-    replication (max(1, kv_heads // tp) per rank); embedding and LM head rows are padded to 64 first. A
-    quantized matrix is counted with its scales (separate small tensors in vLLM). gpt-oss's MXFP4 experts are
-    the padded, swizzled tensors of :func:`llmmem.vllm_mxfp4.vllm_mxfp4_expert_tensors`.
+    Matrices only: norms and biases are a few KiB each, and vision towers are left out. A quantized matrix is
+    listed as its packed values, rows x cols x element bits / 8 (vLLM keeps the scales and zero points in
+    tensors of their own, a few MiB at most; Marlin's repacking keeps the values' size). KV heads follow
+    vLLM's replication (max(1, kv_heads // tp) per rank); embedding and LM head rows are padded to 64 first.
+    gpt-oss's MXFP4 experts are the padded, swizzled tensors of
+    :func:`llmmem.vllm_mxfp4.vllm_mxfp4_expert_tensors`.
     """
-    from .formats import weight_bytes_by_tensor
+    from .formats import canonical_format, weight_bytes_by_tensor
     from .vllm_mxfp4 import uses_vllm_mxfp4_experts, vllm_mxfp4_expert_tensors
 
     if not isinstance(spec, ModelSpec):
         raise ValueError(f"spec must be a ModelSpec; got {type(spec).__name__}")
-    if isinstance(tp, bool) or not isinstance(tp, int) or tp < 1:
-        raise ValueError(f"tp must be a positive integer; got {tp!r}")
+    tp = _check_tp(spec, tp)
+    fmt = canonical_format(fmt)
     mxfp4 = uses_vllm_mxfp4_experts(spec, fmt)
-    kv_share = max(1, spec.num_kv_heads // tp) / spec.num_kv_heads  # of k_proj / v_proj on one rank
+    element = 4 if fmt == "fp32" else 2  # bytes of an unquantized weight
+    packed_bits = _element_bits(spec, fmt)
     parameters: dict[tuple, float] = {}
     for t, b in weight_bytes_by_tensor(spec, fmt):
         if t.kind == "vector" or t.component in ("vision_tower", "projector") or (mxfp4 and t.kind == "expert"):
-            continue
-        if _is_whole(t):
+            continue  # gpt-oss's MXFP4 experts are added below, as vLLM lays them out
+        if b != t.numel * element:  # quantized: its packed values
+            b = t.numel * packed_bits // 8
+        if _is_whole(t, moonvit=False):
             share: float = b
-        elif t.module in ("k_proj", "v_proj") and not spec.uses_mla:
-            share = b * kv_share
+        elif _is_kv(t, spec):
+            share = b * _kv_share(spec, tp)
         elif t.module in ("embedding", "lm_head"):
             share = b * (-(-t.rows // VOCAB_PADDING) * VOCAB_PADDING) / t.rows / tp
         else:
@@ -127,13 +163,6 @@ def vllm_rank_tensor_bytes(spec: ModelSpec, fmt: str = "auto", tp: int = 1) -> l
         parameters[key] = parameters.get(key, 0) + share
     out = [int(b) for b in parameters.values()]
     if mxfp4:
-        per_layer = [size * _numel(shape) for _, shape, size in vllm_mxfp4_expert_tensors(spec, tp)]
+        per_layer = [size * prod(shape) for _, shape, size in vllm_mxfp4_expert_tensors(spec, tp)]
         out += per_layer * len(spec.moe_layers)
     return out
-
-
-def _numel(shape: tuple[int, ...]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n

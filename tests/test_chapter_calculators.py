@@ -176,7 +176,8 @@ def test_a_quantized_checkpoint_gets_its_own_row():
     assert calc.rows[0].weight_bytes == weight_bytes(ModelSpec.from_catalog("llama-3.1-8b"), "int4")
     calc.fmt.value = "checkpoint"  # the bar: the checkpoint as it is stored, its own AWQ at group 128
     assert calc.error is None and "AWQ 4-bit, group 128" in calc.breakdown.title
-    assert calc.breakdown["weights"] == calc.rows[0].weight_bytes / calc.rows[0].n_gpus
+    awq_8b = weight_bytes(ModelSpec.from_catalog("llama-3.1-8b"), "int4")  # AWQ int4 at group 128, by the table
+    assert calc.breakdown["weights"] == awq_8b / calc.rows[0].n_gpus
     assert calc.summary().startswith("this checkpoint (awq): ")
 
 

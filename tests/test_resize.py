@@ -31,6 +31,9 @@ def test_mla_keeps_its_attention_sizes_and_patterns_follow_new_layers():
     ({"num_experts": 8, "experts_per_token": 9, "moe_intermediate_size": 14336}, "experts_per_token"),
     ({"num_experts": 8, "experts_per_token": 2}, "moe_intermediate_size"),
     ({"rope_theta": 1e6}, "unknown sizes: rope_theta"),
+    ({"num_layers": "4"}, "num_layers"),
+    ({"num_experts": -1}, "num_experts"),
+    ({"hidden_size": True}, "hidden_size"),
 ])
 def test_errors_name_the_field(sizes, field):
     with pytest.raises(ValueError, match=field):
