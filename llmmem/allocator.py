@@ -22,7 +22,7 @@ of 11 MiB, layer 0's 85.5 MiB gate_up), assuming that release built the paramete
 
 from __future__ import annotations
 
-from .units import MiB
+from .units import MiB, round_up
 
 MIN_BLOCK = 512  # kMinBlockSize: every request is rounded up to this
 SMALL_SIZE = 1 * MiB  # kSmallSize: requests up to this come from the small pool; the large pool's split threshold
@@ -36,13 +36,9 @@ def cuda_block_bytes(nbytes: int) -> int:
     >>> cuda_block_bytes(11 * 2**20), cuda_block_bytes(12 * 2**20), cuda_block_bytes(2**20 * 49 // 2)
     (12582912, 12582912, 25690112)
     """
-    if isinstance(nbytes, bool) or not isinstance(nbytes, int) or nbytes < 0:
-        raise ValueError(f"nbytes must be a whole number of bytes >= 0; got {nbytes!r}")
-    size = -(-nbytes // MIN_BLOCK) * MIN_BLOCK
-    if size < MIN_LARGE_ALLOC:
-        return size
-    segment = -(-size // ROUND_LARGE) * ROUND_LARGE
-    return segment if segment - size <= SMALL_SIZE else size
+    segment = cuda_segment_bytes(nbytes)
+    size = round_up(nbytes, MIN_BLOCK)
+    return segment if segment - size <= SMALL_SIZE else size  # below 10 MiB segment == size: shared segments
 
 
 def cuda_segment_bytes(nbytes: int) -> int:
@@ -54,5 +50,5 @@ def cuda_segment_bytes(nbytes: int) -> int:
     """
     if isinstance(nbytes, bool) or not isinstance(nbytes, int) or nbytes < 0:
         raise ValueError(f"nbytes must be a whole number of bytes >= 0; got {nbytes!r}")
-    size = -(-nbytes // MIN_BLOCK) * MIN_BLOCK
-    return size if size < MIN_LARGE_ALLOC else -(-size // ROUND_LARGE) * ROUND_LARGE
+    size = round_up(nbytes, MIN_BLOCK)
+    return size if size < MIN_LARGE_ALLOC else round_up(size, ROUND_LARGE)

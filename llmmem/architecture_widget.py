@@ -35,9 +35,6 @@ PART_COLORS = dict(zip(PART_NAMES, PALETTE, strict=False))  # Okabe-Ito, as ever
 
 def edited_spec(base: ModelSpec, tie_embeddings: bool, **sizes: int) -> ModelSpec:
     """`base` with the sizes of `SIZE_FIELDS` replaced (`llmmem.resize`'s rules); errors name the boxes."""
-    unknown = set(sizes) - set(SIZE_FIELDS)
-    if unknown:
-        raise ValueError(f"unknown sizes: {', '.join(sorted(unknown))}")
     try:
         return resized_spec(base, tie_embeddings=tie_embeddings, **sizes)
     except ValueError as err:  # llmmem.resize and llmmem.validation name the ModelSpec field; the page names the box

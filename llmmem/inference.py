@@ -33,7 +33,7 @@ from .formats import GGUF_FILE_TYPES, bits_per_weight, weight_bytes
 from .formats import canonical_format as canonical_weight_format
 from .gpus import get_gpu
 from .model import ModelSpec
-from .units import GB, GiB
+from .units import GB, GiB, round_up
 from .validation import (
     MAX_BATCH,
     MAX_TOKENS,
@@ -122,6 +122,10 @@ NON_TORCH_BYTES_PP = 7 * GiB // 100
 # vLLM's fused-MoE kernels work on chunks of at most this many tokens (vllm/envs.py, VLLM_FUSED_MOE_CHUNK_SIZE,
 # default 16 * 1024); with the default 8192 batched tokens a profiling step is one chunk.
 VLLM_FUSED_MOE_CHUNK_SIZE = 16 * 1024
+
+# Hidden-size tensors alive inside a layer during the profiling forward: residual, normed input, attention
+# output, MLP output (_forward_bytes_per_token; calibrated with it on the dense vLLM 0.19 logs).
+HIDDEN_TENSORS_ALIVE = 4
 
 # CUDA-graph pool (vllm_cuda_graph_pool_bytes). vLLM 0.19 captures one graph per capture size and mode: the sizes
 # are [1, 2, 4] + range(8, 256, 8) + range(256, largest + 1, 16) (vllm/config/vllm.py), 51 up to the default
@@ -373,7 +377,7 @@ def vllm_kv_layer_slots(spec, layers=None) -> int:
     if not n_sliding or not n_full:
         return len(stage)
     group = min(n_full, n_sliding)
-    return -(-n_full // group) * group + -(-n_sliding // group) * group
+    return round_up(n_full, group) + round_up(n_sliding, group)
 
 
 def kv_cache_tokens(available_bytes, spec, fmt="bf16", tp=1, block_size=VLLM_BLOCK_SIZE, pp=1) -> int:
@@ -480,7 +484,7 @@ def _forward_bytes_per_token(spec: ModelSpec, layers: range, tp: int) -> int:
     Calibrated on the dense vLLM 0.19 logs where the forward pass, not the sampler, sets the peak
     (CodeLlama-7B, Granite-3.x: within 3 %).
     """
-    return 4 * spec.hidden_size + 3 * _widest_dense_mlp(spec, layers) // tp
+    return HIDDEN_TENSORS_ALIVE * spec.hidden_size + 3 * _widest_dense_mlp(spec, layers) // tp
 
 
 def _mxfp4_moe_elements_per_token(spec: ModelSpec, tp: int) -> int:
@@ -565,7 +569,8 @@ def pipeline_stage_activation_bytes(spec, pp=1, tokens=VLLM_MAX_NUM_BATCHED_TOKE
         forward = tokens * (_forward_bytes_per_token(spec, layers, tp) * act_bytes
                             + _int8_activation_bytes_per_token(spec, weights, layers, tp))
         if has_moe and mxfp4:  # the MoE layer's own buffers, then the larger of MoE layer and dense MLP
-            forward = max(forward, tokens * (4 * h + _mxfp4_moe_elements_per_token(spec, tp)) * act_bytes)
+            forward = max(forward, tokens * (HIDDEN_TENSORS_ALIVE * h + _mxfp4_moe_elements_per_token(spec, tp))
+                          * act_bytes)
         sampler = seqs * spec.vocab_size * (act_bytes + SAMPLER_FP32_BYTES_PER_LOGIT) + tokens * h * act_bytes
         peak = workspace + (max(forward, sampler) if last else forward)
         out.append(peak + (0 if first else handed_on) + (0 if last else handed_on))

@@ -126,6 +126,11 @@ def parse_context(text) -> int:
     return check_tokens(int(digits) * _CONTEXT_SCALE[match.group(2).lower()], "a context length in tokens")
 
 
+def round_up(value: int, multiple: int) -> int:
+    """``value`` rounded up to a multiple of ``multiple`` (allocator blocks, vocab padding, kernel widths)."""
+    return -(-value // multiple) * multiple
+
+
 def check_bytes(n_bytes: _N, what: str = "memory") -> _N:
     """`n_bytes` unchanged, or a ValueError if it is not a finite, non-negative byte count."""
     if isinstance(n_bytes, bool) or not isinstance(n_bytes, Real):

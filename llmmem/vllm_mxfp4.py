@@ -44,6 +44,7 @@ from math import prod
 
 from .model import ModelSpec
 from .quantization import checkpoint_tensor_bytes
+from .units import round_up
 from .validation import check_parallel
 
 __all__ = ["uses_vllm_mxfp4_experts", "vllm_mxfp4_expert_tensors", "vllm_mxfp4_expert_bytes",
@@ -54,10 +55,6 @@ TRITON_WIDTH_MULTIPLE = 64  # oracle/mxfp4.py: round_up(intermediate_size, 64) f
 HOPPER_VALUE_ALIGN = 64  # hopper_value.py: SWIZZLE_ALIGN_M = SWIZZLE_ALIGN_K = 64
 HOPPER_SCALE_ALIGN_ROWS = 2 * 8 * 2 * 8  # hopper_scale.py: 2 * num_warps * 2 * 8, num_warps=8 (_swizzle_mxfp4)
 HOPPER_SCALE_ALIGN_BLOCKS = 2  # hopper_scale.py: SWIZZLE_ALIGN_K
-
-
-def _round_up(x: int, multiple: int) -> int:
-    return -(-x // multiple) * multiple
 
 
 def uses_vllm_mxfp4_experts(spec: ModelSpec, fmt: str = "auto") -> bool:
@@ -71,7 +68,7 @@ def uses_vllm_mxfp4_experts(spec: ModelSpec, fmt: str = "auto") -> bool:
 
 def vllm_mxfp4_rank_width(spec: ModelSpec, tp: int = 1) -> int:
     """One expert's width on one rank under the TRITON backend: moe_intermediate_size / tp rounded up to 64."""
-    return _round_up(spec.moe_intermediate_size // tp, TRITON_WIDTH_MULTIPLE)
+    return round_up(spec.moe_intermediate_size // tp, TRITON_WIDTH_MULTIPLE)
 
 
 def _check(spec: ModelSpec, tp) -> int:
@@ -100,10 +97,10 @@ def vllm_mxfp4_expert_tensors(spec: ModelSpec, tp: int = 1) -> list[tuple[str, t
     i = vllm_mxfp4_rank_width(spec, tp)
     v, r, k = HOPPER_VALUE_ALIGN, HOPPER_SCALE_ALIGN_ROWS, HOPPER_SCALE_ALIGN_BLOCKS
     return [
-        ("w13 values, Hopper swizzle", (e, _round_up(h // 2, v), _round_up(2 * i, v)), 1),
-        ("w2 values, Hopper swizzle", (e, _round_up(i // 2, v), _round_up(h, v)), 1),
-        ("w13 scales, Hopper swizzle", (e, _round_up(2 * i, r), _round_up(h // MXFP4_BLOCK, k)), 1),
-        ("w2 scales, Hopper swizzle", (e, _round_up(h, r), _round_up(i // MXFP4_BLOCK, k)), 1),
+        ("w13 values, Hopper swizzle", (e, round_up(h // 2, v), round_up(2 * i, v)), 1),
+        ("w2 values, Hopper swizzle", (e, round_up(i // 2, v), round_up(h, v)), 1),
+        ("w13 scales, Hopper swizzle", (e, round_up(2 * i, r), round_up(h // MXFP4_BLOCK, k)), 1),
+        ("w2 scales, Hopper swizzle", (e, round_up(h, r), round_up(i // MXFP4_BLOCK, k)), 1),
         ("w13 scales as loaded (Parameter kept)", (e, 2 * i, h // MXFP4_BLOCK), 1),
         ("w2 scales as loaded (Parameter kept)", (e, h, i // MXFP4_BLOCK), 1),
         ("w13 bias, fp32", (e, 2 * i), 4),

@@ -25,6 +25,7 @@ from __future__ import annotations
 from math import prod
 
 from .model import ModelSpec, Tensor
+from .units import round_up
 
 # MoonViT (vLLM v0.19.0 moonvit.py): wqkv / fc0 are column-parallel (weight and bias split), wo / fc1
 # row-parallel (weight split, bias whole). llmmem.architectures.vision names them attn.qkv / mlp.fc1 and
@@ -143,7 +144,9 @@ def vllm_rank_tensor_bytes(spec: ModelSpec, fmt: str = "auto", tp: int = 1) -> l
     tp = _check_tp(spec, tp)
     fmt = canonical_format(fmt)
     mxfp4 = uses_vllm_mxfp4_experts(spec, fmt)
-    element = 4 if fmt == "fp32" else 2  # bytes of an unquantized weight
+    from .inference import _act_bytes
+
+    element = _act_bytes(fmt)  # bytes of an unquantized weight: the model dtype
     packed_bits = _element_bits(spec, fmt)
     parameters: dict[tuple, float] = {}
     for t, b in weight_bytes_by_tensor(spec, fmt):
@@ -156,7 +159,7 @@ def vllm_rank_tensor_bytes(spec: ModelSpec, fmt: str = "auto", tp: int = 1) -> l
         elif _is_kv(t, spec):
             share = b * _kv_share(spec, tp)
         elif t.module in ("embedding", "lm_head"):
-            share = b * (-(-t.rows // VOCAB_PADDING) * VOCAB_PADDING) / t.rows / tp
+            share = b * round_up(t.rows, VOCAB_PADDING) / t.rows / tp
         else:
             share = b / tp
         key = (t.layer, t.component, _VLLM_PARAMETER.get(t.module, t.module))

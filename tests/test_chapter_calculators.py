@@ -102,6 +102,13 @@ def test_an_uploaded_config_is_counted_like_the_catalog():
     assert calc.summary().startswith("error: bad.json could not be used")
 
 
+def test_the_page_has_one_box_per_size_resize_can_change():
+    from llmmem.architecture_widget import SIZE_FIELDS
+    from llmmem.resize import RESIZABLE
+
+    assert tuple(SIZE_FIELDS) == RESIZABLE
+
+
 @pytest.mark.parametrize("indices, old, new, expected", [
     ((3, 4, 5), 6, 8, (3, 4, 5, 6, 7)),  # DeepSeek-style: dense first, then MoE: new layers MoE
     ((0, 2, 4), 6, 10, (0, 2, 4, 6, 8)),  # alternating (Gemma 2's sliding layers): keeps alternating
